@@ -1,0 +1,1 @@
+"""Benchmarks of agentruns, each runnable as `python -m bench.<name>` from the repository root."""

@@ -1,0 +1,74 @@
+"""What the benchmarks share: fresh scratch databases, the scripted prompt, medians and timestamps."""
+
+import os
+import secrets
+import statistics
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+POSTGRES_ADMIN_URL = os.environ.get("AGENTRUNS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ("sqlite", "postgresql")
+TERMINAL = frozenset({"completed", "failed", "cancelled", "timeout"})
+SCRATCH_FILE = "bench.txt"
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """A new, empty database (a SQLite file under `directory`, or `agentruns_bench_*` on PostgreSQL),
+    dropped when the block ends; yields its URL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'bench-{secrets.token_hex(4)}.db'}"
+        return
+    name = f"agentruns_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def scripted_prompt(tool_calls: int) -> str:
+    """A prompt that makes the offline model call `tool_calls` near-free tools, then answer.
+
+    The first call writes a one-byte file of the workspace, the others read it back: neither starts a
+    process. Such a run makes `tool_calls + 1` model requests and `tool_calls` tool calls.
+    """
+    lines = [f'call write {{"path": "{SCRATCH_FILE}", "content": "x"}}']
+    lines += [f'call read {{"path": "{SCRATCH_FILE}"}}'] * (tool_calls - 1)
+    return "\n".join([*lines[:tool_calls], "reply done"])
+
+
+def steps_of(tool_calls: int) -> int:
+    """The steps of a scripted run: every model request and every tool call."""
+    return 2 * tool_calls + 1
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of the repetitions."""
+    return statistics.median(values)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """An API timestamp (`2026-03-01T12:00:00.000Z`) as an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The value below which `fraction` of `values` lie (linear interpolation between the closest ranks)."""
+    ordered = sorted(values)
+    rank = fraction * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as the reports print them."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -1,0 +1,5 @@
+"""`python -m agentruns` runs the CLI."""
+
+from agentruns.cli import main
+
+main()

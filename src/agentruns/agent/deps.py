@@ -1,0 +1,102 @@
+"""What every tool and hook of a run can reach, and the interfaces through which the loop reports."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic_ai.messages import ModelResponse, ToolCallPart
+
+from agentruns.sandbox.protocol import Sandbox
+from agentruns.settings import Settings
+
+
+class Recorder(Protocol):
+    """Where the agent loop reports what happens, as it happens. Calls may repeat after a crash and
+    replay, in the same order with the same arguments, so implementations key what they store by order."""
+
+    async def model_response(self, response: ModelResponse) -> None:
+        """A model request returned this response (its parts and usage)."""
+        ...
+
+    async def tool_call(self, call: ToolCallPart) -> None:
+        """The model asked for this tool call; it is about to run."""
+        ...
+
+    async def tool_result(self, call: ToolCallPart, outcome: "ToolOutcome") -> None:
+        """The tool call finished."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """Text a model wrote into one part of its response since the last delta of that part."""
+
+    part_index: int
+    kind: Literal["text", "thinking"]
+    offset: int
+    """How many characters of the part came before this text."""
+    text: str
+
+
+class DeltaSink(Protocol):
+    """Where the text of a model response goes while the model writes it: best effort, for live display."""
+
+    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta]) -> None:
+        """The `chunk`-th batch of text of one streamed attempt at a model request (`stream` names it)."""
+        ...
+
+
+ToolHandler = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """What one tool call returned, how long it took and what it printed (for the `runtime` log)."""
+
+    output: Any
+    duration_ms: int
+    printed: str
+
+
+class ToolRunner(Protocol):
+    """Runs one tool call (the engine makes each call a durable step, so an outcome is never lost)."""
+
+    async def __call__(self, call: ToolCallPart, deps: "RunDeps", handler: ToolHandler) -> ToolOutcome: ...
+
+
+class Delegation(Protocol):
+    """Starts child runs for the `task` tool (the engine stores and enqueues them)."""
+
+    async def start_child(self, tool_call_id: str, agent_id: str | None, prompt: str) -> str:
+        """Start a run of an agent of the run's organization (None: the run's own agent); returns its id.
+
+        The same tool call starts the same child, however often it is replayed.
+
+        Raises:
+            ValueError: The child cannot be started; the message says why (it goes back to the model).
+        """
+        ...
+
+
+class LimitReached(Exception):
+    """The run reached one of its limits (`maxModelRequests`, `maxCostMicros`): it stops, with this message."""
+
+
+@dataclass
+class RunDeps:
+    """The dependencies of one run's agent loop."""
+
+    run_id: str
+    sandbox: Sandbox
+    """Where the tools act: commands run in it and files are read and written through it."""
+    settings: Settings
+    recorder: Recorder
+    tool_runner: ToolRunner
+    deltas: DeltaSink | None = None
+    """Where model requests stream their text as it arrives; None sends them unstreamed."""
+    children: Delegation | None = None
+    """How the `task` tool starts child runs; None where runs cannot have children (tests of the loop)."""
+    printed: list[str] = field(default_factory=list[str])
+    """What the tool running now has printed; tools run one at a time."""
+    todos: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    """The agent's task list (`todowrite`)."""

@@ -1,0 +1,1 @@
+"""The HTTP API: parse, authenticate, call a service, serialise. No business logic."""

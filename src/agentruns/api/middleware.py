@@ -1,0 +1,103 @@
+"""ASGI middleware that runs before routing: the body size limit, then authentication."""
+
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agentruns.api.errors import service_error_response
+from agentruns.api.rate_limit import OrgRateLimit
+from agentruns.errors import PayloadTooLarge, ServiceError, Unauthorized
+from agentruns.services import auth
+from agentruns.settings import Settings
+from agentruns.storage.database import Database
+
+PROTECTED_PREFIX = "/agent/"
+
+
+class BodyLimit:
+    """Refuse a body over `max_bytes` with 413 before anything reads it; the body is then replayed whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(f"the request body is over the limit of {self.max_bytes} bytes")
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await service_error_response(too_large)(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left before sending its whole body: nobody to answer
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await service_error_response(too_large)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class Authenticate:
+    """Resolve `Authorization: Bearer <key>` to an organization for every `/agent/…` request.
+
+    It runs before the body is parsed, so an unauthenticated caller learns nothing about the request's
+    validity. The organization id is left in `request.state.org_id` for the `CurrentOrg` dependency.
+    The organization's request rate limit is applied here too, before any work is done.
+    """
+
+    def __init__(self, app: ASGIApp, db: Database, settings: Settings) -> None:
+        self.app = app
+        self.db = db
+        self.settings = settings
+        self.keys = auth.KeyCache()
+        self.rate_limit = OrgRateLimit(settings.rate_limit) if settings.rate_limit.strip().lower() != "off" else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        try:
+            org_id = await auth.organization_of_key(self.db, self.settings, self._bearer_token(scope), self.keys)
+        except ServiceError as exc:
+            response = service_error_response(exc)
+            response.headers["www-authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        if self.rate_limit is not None:
+            try:
+                await self.rate_limit.check(org_id)
+            except ServiceError as exc:
+                await service_error_response(exc)(scope, receive, send)
+                return
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["org_id"] = org_id
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _bearer_token(scope: Scope) -> str:
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1").strip()
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise Unauthorized("missing API key: send the header `Authorization: Bearer <key>`")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be `Bearer <key>`")
+        return token.strip()

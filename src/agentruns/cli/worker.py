@@ -1,0 +1,52 @@
+"""`agentruns worker`: run a worker alone, beside API processes on the same PostgreSQL (or SQLite file)."""
+
+import asyncio
+import logging
+import signal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from agentruns.settings import Settings, get_settings
+
+# The engine, storage and sandbox modules are imported where they are used: every `agentruns` command
+# imports this module, and the client commands (`agentruns runs …`) should start at once.
+
+
+async def _run_until_signalled() -> None:
+    from agentruns.engine.worker import Worker
+    from agentruns.storage import migrate
+
+    settings = get_settings()
+    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker = Worker(settings)
+    await worker.start()
+    print(f"agentruns worker {worker.executor_id} is running; Ctrl-C stops it", flush=True)
+    await stop.wait()
+    await worker.stop()
+
+
+def worker() -> None:
+    """Run a worker: it executes queued runs until SIGTERM or Ctrl-C."""
+    logging.basicConfig(
+        level=get_settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    refuse_without_sandbox(get_settings())
+    asyncio.run(_run_until_signalled())
+
+
+def refuse_without_sandbox(settings: Settings) -> None:
+    """Exit with status 1 and the reason when this machine cannot run a worker's tools in a sandbox."""
+    from agentruns.engine.sandboxes import check_worker
+    from agentruns.sandbox.errors import SandboxUnavailable
+
+    try:
+        check_worker(settings)
+    except SandboxUnavailable as exc:
+        Console(stderr=True).print(f"[red]error:[/red] the worker cannot start: {escape(str(exc))}")
+        raise typer.Exit(1) from None

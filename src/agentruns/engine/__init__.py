@@ -1,0 +1,1 @@
+"""The durable run workflow on DBOS: queue → workflow → agent loop → finalise, and the workers that run it."""

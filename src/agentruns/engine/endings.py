@@ -1,0 +1,86 @@
+"""A run's end and what it sets off, in the one transaction that records it.
+
+When a run ends, however it ends: its active descendants are cancelled (they could hand their result to no
+one), a parent that waits for it gets its outcome (and resumes if it waited for nothing else), the
+ephemeral agent of an `execute` run is deleted, and a workspace left by a wait is shown `archived`. Rows
+are locked parent before child, the order every writer of a run tree follows, so concurrent ends never
+deadlock on PostgreSQL.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentruns import clock
+from agentruns.engine import waits
+from agentruns.engine.client import EngineClient
+from agentruns.storage.database import Database
+from agentruns.storage.models import Agent, Run
+from agentruns.storage.queries import run_states, run_tree
+
+Rule = Callable[[AsyncSession], Awaitable[bool]]
+"""A state rule that ends the run (`run_states.complete`, `fail`, `cancel`), applied in the given session."""
+
+
+async def ending(db: Database, engine: EngineClient, run_id: str, rule: Rule) -> bool:
+    """Apply `rule` and, if it ended the run, what follows; False if the run had already ended."""
+    async with db.write() as session:
+        parent_id = await session.scalar(select(Run.parent_run_id).where(Run.id == run_id))
+        if parent_id is not None:
+            await waits.lock(session, parent_id)
+        if not await rule(session):
+            return False
+        stopped = await after_end(session, engine, run_id)
+    await cancel_workflows(engine, stopped)
+    return True
+
+
+async def after_end(session: AsyncSession, engine: EngineClient, run_id: str) -> list[str]:
+    """What follows the end of the run, which the session has just recorded (its parent's row locked first).
+
+    Returns:
+        The workflows of the descendants it cancelled: cancel them in the engine once the session commits.
+    """
+    now = clock.now()
+    run = await session.scalar(select(Run).where(Run.id == run_id).execution_options(populate_existing=True))
+    assert run is not None
+    await _settle(session, run, now)
+    stopped: list[str] = []
+    level = [run.id]
+    for _ in range(run_tree.MAX_LEVELS):
+        # A level is read only once the one above is cancelled: a child that a run was starting meanwhile
+        # (under its row's lock, which the cancel waited for) is read too, and no child can start after.
+        below = await run_tree.children_of(session, run.org_id, level)
+        for descendant in below:
+            if await run_states.cancel(session, run.org_id, descendant.id, now):
+                await _settle(session, descendant, now)
+                if descendant.workflow_id is not None:
+                    stopped.append(descendant.workflow_id)
+        level = [descendant.id for descendant in below]
+        if not level:
+            break
+    if run.parent_run_id is not None:
+        await waits.child_ended(session, engine, run)
+    return stopped
+
+
+async def _settle(session: AsyncSession, run: Run, now: datetime) -> None:
+    # A run that ended while waiting left its workspace behind, its processes stopped: it is kept as any
+    # ended run's is, and the workspace sweep deletes it in time.
+    await session.execute(
+        update(Run).where(Run.id == run.id, Run.runtime_state == "stopped").values(runtime_state="archived")
+    )
+    if run.parent_run_id is None:  # the run `execute` made its agent for; its own child runs do not count
+        await session.execute(
+            update(Agent)
+            .where(Agent.id == run.agent_id, Agent.ephemeral.is_(True), Agent.is_active.is_(True))
+            .values(is_active=False, deleted_at=now, updated_at=now)
+        )
+
+
+async def cancel_workflows(engine: EngineClient, workflow_ids: list[str]) -> None:
+    """Cancel these workflows in the engine, so that none is started or resumed again."""
+    for workflow_id in workflow_ids:
+        await engine.cancel(workflow_id)

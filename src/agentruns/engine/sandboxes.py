@@ -1,0 +1,158 @@
+"""Each run's sandbox: checked when a worker starts, started with its run, closed when the run ends.
+
+The workspace outlives a crash of the worker: the run, resumed by the restarted worker or by any worker
+that sees the same workspace root, starts a new sandbox over it and finds its files. When the run ends,
+the workspace is deleted, or kept for `AGENTRUNS_WORKSPACE_KEEP_SECONDS` (`runtimeState` `archived`) and
+then deleted by a worker's sweep (`engine/workspace_sweep.py`).
+"""
+
+import asyncio
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from agentruns.engine.context import WorkerContext
+from agentruns.engine.recorder import DatabaseRecorder
+from agentruns.sandbox.availability import make_sandbox, usable_provider
+from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
+from agentruns.sandbox.bubblewrap import check_reachable, host_user
+from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
+from agentruns.sandbox.plugins import plugin_factory
+from agentruns.sandbox.protocol import Sandbox, SandboxLimits
+from agentruns.sandbox.root import prepare_root, remove, workspace_path
+from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
+from agentruns.settings import Settings
+from agentruns.storage.database import Database
+from agentruns.storage.queries import audit
+
+ROOT_SETTING = "AGENTRUNS_WORKSPACE_ROOT"
+
+
+def limits_for(settings: Settings, *, cpu: int, memory_mib: int) -> SandboxLimits:
+    """A run's limits: the agent's `sandbox` size and the deployment's bounds."""
+    return SandboxLimits(
+        cpu=cpu,
+        memory_mib=memory_mib,
+        max_processes=settings.sandbox_max_processes,
+        max_file_mib=settings.sandbox_max_file_mib,
+        command_timeout_seconds=settings.sandbox_command_timeout_seconds,
+    )
+
+
+def check_worker(settings: Settings) -> str:
+    """Make sure the runs of a worker with these settings can run tools; the provider they will get.
+
+    It creates the workspace root if it is missing. The unisolated fallback, when allowed and needed, is
+    logged as a WARNING.
+
+    Raises:
+        SandboxUnavailable: They could not; the message says why and how to fix it.
+    """
+    if settings.sandbox_provider != BUBBLEWRAP:
+        plugin_factory(settings.sandbox_provider)  # installed, or SandboxUnavailable naming those that are
+        provider = settings.sandbox_provider
+    else:
+        provider = usable_provider(allow_unisolated=settings.allow_unisolated_sandbox, bwrap=settings.bwrap_path)
+    try:
+        root = prepare_root(settings.workspace_root)
+    except OSError as exc:
+        raise SandboxUnavailable(f"the workspace root ({ROOT_SETTING}) cannot be created: {exc}") from None
+    owner = host_user()
+    if provider == BUBBLEWRAP and owner is not None:
+        try:
+            check_reachable(root, owner)
+        except SandboxError as exc:
+            raise SandboxUnavailable(f"tools cannot run: {exc}; or set {ROOT_SETTING} to such a directory") from None
+    return provider
+
+
+async def _show(db: Database, run_id: str, **values: Any) -> None:
+    async with db.write() as session:
+        await audit.set_runtime(session, run_id, **values)
+
+
+async def open_sandbox(
+    db: Database, settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int
+) -> Sandbox:
+    """Start the run's sandbox over its workspace (new, or the one it had before a crash) and show it on the run.
+
+    Raises:
+        SandboxError: It could not start; the run shows `runtimeState` `error`.
+    """
+    run_id = recorder.run_id
+    limits = limits_for(settings, cpu=cpu, memory_mib=memory_mib)
+    sandbox = make_sandbox(
+        workspace_path(settings.workspace_root, run_id), limits, allow_unisolated=settings.allow_unisolated_sandbox,
+        network=settings.sandbox_network, provider=settings.sandbox_provider, bwrap=settings.bwrap_path,
+    )  # fmt: skip
+    await _show(db, run_id, provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
+    try:
+        await sandbox.start()
+    except SandboxError:
+        await close_sandbox(sandbox, db, settings, recorder, run_ended=True)
+        raise
+    except OSError as exc:  # the workspace could not be made or handed to the sandbox's user
+        await close_sandbox(sandbox, db, settings, recorder, run_ended=True)
+        raise SandboxError(f"the workspace could not be prepared: {exc}") from exc
+    network = "on" if settings.sandbox_network else "off"
+    isolation = " WITHOUT ISOLATION (the development fallback)" if sandbox.provider == UNISOLATED else ""
+    await recorder.runtime_log(
+        f"sandbox {sandbox.provider} {sandbox.runtime_id} started{isolation}: {limits.cpu} cpu, "
+        f"{limits.memory_mib} MiB memory, {limits.max_processes} processes, files up to {limits.max_file_mib} MiB, "
+        f"commands up to {limits.command_timeout_seconds:g} s, network {network}"
+    )
+    return sandbox
+
+
+async def close_sandbox(
+    sandbox: Sandbox, db: Database, settings: Settings, recorder: DatabaseRecorder, *, run_ended: bool
+) -> None:
+    """Stop the sandbox's processes; if the run has ended, also keep or delete its workspace and show which.
+
+    A worker that stops (`run_ended` false) leaves the workspace and the run's `runtimeState` as they are:
+    the run is resumed over the same workspace.
+    """
+    await sandbox.stop()
+    if not run_ended:
+        return
+    keep = settings.workspace_keep_seconds
+    state = "error" if sandbox.state == "error" else "archived" if keep > 0 else "ended"
+    await _show(db, recorder.run_id, runtime_state=state)  # before the run's end is recorded, so both show at once
+    if keep > 0:
+        await recorder.runtime_log(f"sandbox stopped; the workspace is kept for {keep:g} s")
+        return
+    try:
+        await asyncio.to_thread(remove, sandbox.workspace)
+    except OSError as exc:  # the sweep tries again
+        await recorder.runtime_log(f"sandbox stopped; the workspace could not be deleted yet: {exc}")
+        return
+    await recorder.runtime_log("sandbox stopped; the workspace was deleted")
+
+
+@dataclass
+class Lease:
+    """What a run's use of its sandbox comes to: `run_ends` false when the run only waits (a question, a child
+    run) and will go on over the same workspace."""
+
+    run_ends: bool = True
+
+
+@asynccontextmanager
+async def closing(sandbox: Sandbox, context: WorkerContext, recorder: DatabaseRecorder) -> AsyncGenerator[Lease]:
+    """Close the sandbox when the block ends: for good if the run ended in it, processes only if the worker stops
+    or the run waits."""
+    db, settings = context.db, context.settings
+    lease = Lease()
+    try:
+        yield lease
+    except asyncio.CancelledError:
+        # The run was cancelled, or this worker is stopping and the run will resume elsewhere. Shielded: the
+        # worker repeats a run's cancel until the run is gone, and closing must not be cut short by it.
+        ended = recorder.run_id in context.cancelled
+        await asyncio.shield(close_sandbox(sandbox, db, settings, recorder, run_ended=ended))
+        raise
+    except BaseException:
+        await asyncio.shield(close_sandbox(sandbox, db, settings, recorder, run_ended=True))
+        raise
+    await close_sandbox(sandbox, db, settings, recorder, run_ended=lease.run_ends)

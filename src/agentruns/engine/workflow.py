@@ -1,0 +1,244 @@
+"""The durable run workflow: start the run, run the agent loop under its time limit, record the end.
+
+Each model request and each tool call is a DBOS step, so a run resumed after a crash continues from its
+last finished step and no finished model request is sent again. A loop that stops to wait (a question, a
+child run) records the wait and ends the workflow; another workflow resumes the run (`engine/waits.py`).
+"""
+
+import asyncio
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from dbos import DBOS
+from pydantic_ai.durable_exec.dbos import DBOSDurability
+from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.messages import ToolCallPart
+from pydantic_ai.tools import DeferredToolRequests
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentruns import clock
+from agentruns.agent.deps import LimitReached, RunDeps, ToolHandler, ToolOutcome
+from agentruns.agent.loop import RunSpec, build_agent, run_loop, run_tool
+from agentruns.agent.models import MissingCredentials, check_credentials
+from agentruns.engine import endings, sandboxes, waits
+from agentruns.engine.children import ChildRuns
+from agentruns.engine.context import current
+from agentruns.engine.errors import failure
+from agentruns.engine.names import WORKFLOW_NAME
+from agentruns.engine.recorder import DatabaseRecorder
+from agentruns.sandbox.errors import SandboxError
+from agentruns.schemas.errors import ErrorCode
+from agentruns.schemas.runs import RunStatus
+from agentruns.storage.models import Agent, Run
+from agentruns.storage.queries import run_states
+from agentruns.storage.queries import waits as stored_waits
+from agentruns.storage.queries.progress import Progress, progress_of
+
+# One durable agent for every run; the run's model, instructions and tools are given per run.
+AGENT = build_agent([DBOSDurability(parallel_execution_mode="sequential")])
+
+
+@dataclass(frozen=True, slots=True)
+class StartedRun:
+    """A run as its workflow found it when it started: fixed for the life of the run (a step's output)."""
+
+    spec: RunSpec
+    started_at: datetime
+    time_limit_seconds: float
+    sandbox_cpu: int
+    sandbox_memory_mib: int
+    max_cost_micros: int | None = None
+    resume: int = 0
+    """0 when the run starts; N when it resumes after its wait N."""
+    waited_seconds: float = 0.0
+    """Time spent in the run's finished waits, which its time limit does not count."""
+    progress: Progress | None = None
+    """Where a resumed run's audit trail goes on from."""
+
+    @property
+    def deadline(self) -> float:
+        """When the run must end, as a POSIX timestamp."""
+        return self.started_at.timestamp() + self.time_limit_seconds + self.waited_seconds
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the run runs, as JSON: its wait keeps it for the run's continuation."""
+        data = asdict(self)
+        del data["resume"], data["waited_seconds"], data["progress"]
+        return data | {"started_at": self.started_at.isoformat()}
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any], **fields: Any) -> "StartedRun":
+        """The started run a snapshot describes, with the given fields."""
+        fixed = data | {"spec": RunSpec(**data["spec"]), "started_at": datetime.fromisoformat(data["started_at"])}
+        return cls(**fixed, **fields)
+
+
+def _instructions(agent: Agent, run: Run) -> str:
+    parts = [agent.instructions]
+    if run.guidance:
+        parts.append(f"Guidance for this run:\n{run.guidance}")
+    if run.object_ids:
+        parts.append("Work only with these objects: " + ", ".join(run.object_ids))
+    return "\n\n".join(parts)
+
+
+@DBOS.step(name="agentruns.start")
+async def start_run(run_id: str) -> StartedRun | None:
+    """Mark the run running and snapshot what it runs; None if it was cancelled before it started."""
+    context = current()
+    async with context.db.write() as session:
+        run = await session.scalar(select(Run).where(Run.id == run_id))
+        if run is None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return None
+        agent = await session.scalar(select(Agent).where(Agent.id == run.agent_id))
+        assert agent is not None
+        await run_states.start(session, run_id, clock.now())
+        await session.refresh(run)
+        limit_ms = run.max_duration_ms or agent.max_duration_ms or context.settings.run_time_limit_seconds * 1000
+        spec = RunSpec(
+            run_id=run.id,
+            prompt=run.prompt,
+            instructions=_instructions(agent, run),
+            model=run.model,
+            enabled_tools=agent.enabled_tools,
+            disabled_tools=agent.disabled_tools,
+            max_model_requests=run.max_model_requests
+            or agent.max_model_requests
+            or context.settings.max_model_requests,
+        )
+        assert run.started_at is not None
+        return StartedRun(spec=spec, started_at=run.started_at, time_limit_seconds=limit_ms / 1000,
+                          sandbox_cpu=agent.sandbox_cpu, sandbox_memory_mib=agent.sandbox_memory_mib,
+                          max_cost_micros=run.max_cost_micros or agent.max_cost_micros
+                          or context.settings.max_cost_micros)  # fmt: skip
+
+
+@DBOS.step(name="agentruns.resume")
+async def resume_run(run_id: str, resume: int) -> StartedRun | None:
+    """The run as it was when it started, and how far it got, to go on after its wait `resume`; None if it
+    was cancelled since."""
+    async with current().db.read() as session:
+        run = await session.scalar(select(Run).where(Run.id == run_id))
+        if run is None or run.status != RunStatus.RUNNING:
+            return None
+        wait = await stored_waits.get(session, run_id, resume)
+        assert wait is not None
+        progress = await progress_of(session, run_id)
+    return StartedRun.from_snapshot(wait.started, resume=resume, waited_seconds=run.waited_ms / 1000, progress=progress)
+
+
+@DBOS.step(name="agentruns.wait")
+async def wait_for(run_id: str, started: StartedRun, requests: DeferredToolRequests, messages: list[Any]) -> bool:
+    """Record the run's wait for `requests`; False if the run was cancelled meanwhile."""
+    context = current()
+    return await waits.record_wait(
+        context.db, context.engine, run_id=run_id, number=started.resume + 1, started=started.snapshot(),
+        messages=messages, requests=requests, limit_seconds=context.settings.wait_time_limit_seconds,
+    )  # fmt: skip
+
+
+async def durable_tool(call: ToolCallPart, deps: RunDeps, handler: ToolHandler) -> ToolOutcome:
+    """Run a tool call as a DBOS step: once it finished, a replay returns its outcome without running it."""
+    if DBOS.step_id is not None:  # already inside a step
+        return await run_tool(call, deps, handler)
+    return await DBOS.run_step_async({"name": f"tool.{call.tool_name}"}, run_tool, call, deps, handler)
+
+
+async def _end(run_id: str, code: ErrorCode, message: str, *, timed_out: bool = False) -> None:
+    context = current()
+
+    async def fail(session: AsyncSession) -> bool:
+        return await run_states.fail(session, run_id, clock.now(), code.value, message, timed_out=timed_out)
+
+    await endings.ending(context.db, context.engine, run_id, fail)
+
+
+async def _fail(recorder: DatabaseRecorder, run_id: str, exc: Exception) -> str:
+    code, message = failure(exc)
+    await recorder.runner_log(f"failed: {type(exc).__name__}: {exc}")
+    await _end(run_id, code, message)
+    return RunStatus.FAILED
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+async def run_workflow(run_id: str, resume: int = 0) -> str:
+    """Execute one run from its start (or, given `resume`, from its wait `resume`) to its end or its next wait;
+    returns the run's status then."""
+    context = current()
+    started = await (resume_run(run_id, resume) if resume else start_run(run_id))
+    if started is None:
+        return "skipped"
+    spec = started.spec
+    recorder = DatabaseRecorder(context.db, run_id, spec.model, progress=started.progress,
+                                max_cost_micros=started.max_cost_micros)  # fmt: skip
+    resumption = None
+    if resume:
+        assert started.progress is not None
+        resumption = await waits.resumption(context.db, recorder, run_id, resume, started.progress.requests)
+    try:
+        check_credentials(spec.model, context.settings)
+    except MissingCredentials as exc:
+        await recorder.runner_log(f"failed: {exc}")
+        await _end(run_id, ErrorCode.AUTHORIZATION_ERROR, str(exc))
+        return RunStatus.FAILED
+    try:
+        sandbox = await sandboxes.open_sandbox(context.db, context.settings, recorder, cpu=started.sandbox_cpu,
+                                               memory_mib=started.sandbox_memory_mib)  # fmt: skip
+    except SandboxError as exc:
+        await recorder.runner_log(f"failed: the sandbox could not start: {exc}")
+        await _end(run_id, ErrorCode.INTERNAL_ERROR, f"the run's sandbox could not start: {exc}")
+        return RunStatus.FAILED
+    children = ChildRuns(context.db, context.engine, run_id=run_id, resume=resume,
+                         max_depth=context.settings.max_run_depth)  # fmt: skip
+    deps = RunDeps(run_id=run_id, sandbox=sandbox, settings=context.settings, recorder=recorder,
+                   tool_runner=durable_tool, deltas=recorder, children=children)  # fmt: skip
+    task = asyncio.current_task()
+    assert task is not None
+    context.running[run_id] = task  # pyright: ignore[reportArgumentType]
+    await recorder.runner_log(f"started on worker {context.executor_id} with model {spec.model}")
+    time_limit = asyncio.timeout(max(0.0, started.deadline - clock.now().timestamp()))
+    try:
+        async with sandboxes.closing(sandbox, context, recorder) as lease, time_limit:
+            result = await run_loop(AGENT, spec, deps, resumption)
+            lease.run_ends = not isinstance(result.output, DeferredToolRequests)
+    except TimeoutError as exc:
+        if not time_limit.expired():  # a TimeoutError from inside the loop is a failure, not the time limit
+            return await _fail(recorder, run_id, exc)
+        limit = started.time_limit_seconds
+        await recorder.runner_log(f"stopped: the run exceeded its time limit of {limit:g} s")
+        await _end(run_id, ErrorCode.TIMEOUT, f"the run exceeded its time limit of {limit:g} s", timed_out=True)
+        return RunStatus.TIMEOUT
+    except UsageLimitExceeded as exc:  # the only usage limit the loop is given is the request limit
+        message = f"the run reached its limit of {spec.max_model_requests} model requests (maxModelRequests)"
+        await recorder.runner_log(f"stopped: {message} ({exc})")
+        await _end(run_id, ErrorCode.RATE_LIMIT_EXCEEDED, message)
+        return RunStatus.FAILED
+    except LimitReached as exc:
+        await recorder.runner_log(f"stopped: {exc}")
+        await _end(run_id, ErrorCode.RATE_LIMIT_EXCEEDED, str(exc))
+        return RunStatus.FAILED
+    except asyncio.CancelledError:
+        # Either the run was cancelled, or this worker is stopping and another will resume the run.
+        if run_id in context.cancelled:
+            context.cancelled.discard(run_id)
+            await recorder.runner_log("cancelled: the run's processes were stopped")
+        raise
+    except Exception as exc:
+        return await _fail(recorder, run_id, exc)
+    finally:
+        context.running.pop(run_id, None)
+    output = result.output
+    if isinstance(output, DeferredToolRequests):
+        awaited = ", ".join(f"{call.tool_name} {call.tool_call_id}" for call in output.calls)
+        await recorder.runner_log(f"waiting for {awaited}; the worker is free until it can go on")
+        waiting = await wait_for(run_id, started, output, result.all_messages())
+        return RunStatus.WAITING if waiting else RunStatus.CANCELLED
+
+    async def complete(session: AsyncSession) -> bool:
+        return await run_states.complete(session, run_id, clock.now(), output)
+
+    await endings.ending(context.db, context.engine, run_id, complete)
+    await recorder.runner_log("completed")
+    return RunStatus.COMPLETED

@@ -1,0 +1,64 @@
+"""Relay PostgreSQL notifications of new events to this process's hub, so streams see other processes' events.
+
+One connection per API process, outside the pool. It reconnects with backoff when it drops and then wakes
+every stream, since notifications sent meanwhile are lost; each followed run's log is also checked every
+`AGENTRUNS_EVENTS_POLL_SECONDS` (`events.stream`), so a lost notification delays an event by at most that. On
+SQLite there is nothing to listen to: events written by this process wake its streams directly, and that check
+finds the rest.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+
+import psycopg
+
+from agentruns.events.hub import HUB, EventHub
+from agentruns.storage.database import DatabaseKind, parse_database_url, system_database_url
+from agentruns.storage.queries.events import NOTIFY_CHANNEL
+
+log = logging.getLogger("agentruns.events")
+
+
+class NotificationListener:
+    """LISTENs on the event channel for as long as it runs (a no-op on SQLite)."""
+
+    def __init__(self, database_url: str, hub: EventHub = HUB) -> None:
+        kind, _ = parse_database_url(database_url)
+        self._conninfo = system_database_url(database_url) if kind is DatabaseKind.POSTGRESQL else None
+        self._hub = hub
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+        """Set while the connection listens (tests wait for it)."""
+
+    async def start(self) -> None:
+        """Start listening in the background."""
+        if self._conninfo is not None:
+            self._task = asyncio.create_task(self._listen_forever(self._conninfo), name="agentruns-event-listener")
+
+    async def stop(self) -> None:
+        """Stop listening and close the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen_forever(self, conninfo: str) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
+                    await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.listening.set()
+                    delay = 0.1
+                    self._hub.publish_all()
+                    async for notification in connection.notifies():
+                        self._hub.publish(notification.payload)
+            except psycopg.Error as exc:
+                log.warning("event notifications interrupted (%s); reconnecting in %.1f s", str(exc).strip(), delay)
+            finally:
+                self.listening.clear()
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,251 @@
+"""The bubblewrap provider: each command in fresh namespaces that see only the workspace and a shell's needs."""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentruns.sandbox import workspace as files
+from agentruns.sandbox.errors import SandboxError
+from agentruns.sandbox.protocol import CommandResult, SandboxLimits, SandboxState
+from agentruns.sandbox.runner import Sessions, launcher, run_tree
+
+PROVIDER = "bubblewrap"
+SANDBOX_UID = 1000
+"""The uid (and gid) of commands inside: an ordinary user with no capabilities."""
+HOST_UID = 65534
+"""The host uid (and gid) bubblewrap runs as when the service is root: `nobody`, never root (see docs)."""
+HOSTNAME = "sandbox"
+SHM_MIB = 64
+
+# Top-level host paths a shell needs, each a symlink into /usr (merged /usr) or a directory.
+_ROOT_ENTRIES = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# Host files of /etc that hold no secret and that programs need: the dynamic linker's cache, the
+# Debian alternatives (`awk`, `editor`, … are symlinks through them) and the time zone.
+_HOST_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "services", "protocols")
+# And with network: name resolution and TLS roots.
+_HOST_ETC_NETWORK = (
+    "gai.conf", "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "ca-certificates.conf",
+    "pki/tls/certs", "pki/ca-trust/extracted",  # not /etc/ssl/private nor /etc/pki/tls/private
+)  # fmt: skip
+_PASSWD = f"""\
+root:x:0:0:root:/root:/usr/sbin/nologin
+sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/workspace:/bin/bash
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+"""
+_GROUP = f"root:x:0:\nsandbox:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
+_HOSTS = f"127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 {HOSTNAME}\n"
+_NSSWITCH = "".join(
+    f"{database}: {sources}\n"
+    for database, sources in [("passwd", "files"), ("group", "files"), ("shadow", "files"), ("hosts", "files dns"),
+                              ("networks", "files"), ("protocols", "files"), ("services", "files")]
+)  # fmt: skip
+ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+    "HOME": files.MOUNT_POINT,
+    "LANG": "C.UTF-8",
+    "USER": "sandbox",
+    "LOGNAME": "sandbox",
+    "SHELL": "/bin/bash",
+    "TMPDIR": "/tmp",  # noqa: S108 - the sandbox's own /tmp
+}
+
+
+def host_user() -> tuple[int, int] | None:
+    """The host uid and gid bubblewrap runs as: `nobody` when the service is root, else the service's own."""
+    return (HOST_UID, HOST_UID) if os.geteuid() == 0 else None
+
+
+def generated_etc(*, network: bool) -> dict[str, str]:
+    """The files of /etc written for the sandbox (never copied from the host's /etc but resolv.conf)."""
+    etc = {"passwd": _PASSWD, "group": _GROUP, "hosts": _HOSTS, "hostname": f"{HOSTNAME}\n", "nsswitch.conf": _NSSWITCH}
+    if network:
+        with contextlib.suppress(OSError):
+            etc["resolv.conf"] = Path("/etc/resolv.conf").read_text()
+    return etc
+
+
+def bwrap_argv(
+    bwrap: str,
+    workspace: Path,
+    limits: SandboxLimits,
+    *,
+    network: bool,
+    etc_fds: dict[str, int],
+    info_fd: int,
+    command: Sequence[str],
+) -> list[str]:
+    """The bubblewrap command line that runs `command` in a jail of its own.
+
+    Args:
+        bwrap: The bubblewrap executable.
+        workspace: The host directory mounted read-write at /workspace.
+        limits: Sizes of /tmp.
+        network: Whether to keep the host's network namespace.
+        etc_fds: Readable fds whose content becomes /etc/NAME (see `generated_etc`).
+        info_fd: Where bubblewrap writes the host pid of the sandbox's init (its pid namespace lives as long).
+        command: What to run inside.
+    """
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    if network:
+        argv.append("--share-net")
+    # No user namespaces inside (less kernel surface); the jail dies with the service; no TIOCSTI on a tty.
+    argv += ["--disable-userns", "--hostname", HOSTNAME, "--die-with-parent", "--new-session"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for name in _ROOT_ENTRIES:
+        entry = Path("/") / name
+        if entry.is_symlink():
+            argv += ["--symlink", os.readlink(entry), str(entry)]
+        elif entry.is_dir():
+            argv += ["--ro-bind", str(entry), str(entry)]
+    # Fresh tmpfs for /tmp and /dev/shm; they live in RAM, so they are bounded like the memory.
+    tmp_bytes, shm_bytes = str(limits.memory_mib * 1024 * 1024), str(SHM_MIB * 1024 * 1024)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", shm_bytes, "--tmpfs", "/dev/shm"]  # noqa: S108
+    argv += ["--size", tmp_bytes, "--tmpfs", "/tmp", "--dir", "/etc"]  # noqa: S108
+    for name, fd in etc_fds.items():
+        argv += ["--perms", "0644", "--ro-bind-data", str(fd), f"/etc/{name}"]
+    for name in (*_HOST_ETC, *(_HOST_ETC_NETWORK if network else ())):
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    argv += ["--bind", str(workspace), files.MOUNT_POINT]
+    # Nothing but /workspace, /tmp and /dev/shm is writable; bubblewrap's root and /dev are tmpfs otherwise.
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", files.MOUNT_POINT, "--clearenv"]
+    for name, value in ENV.items():
+        argv += ["--setenv", name, value]
+    argv += ["--info-fd", str(info_fd), "--", *command]
+    return argv
+
+
+def data_fd(text: str) -> int:
+    """A pipe's read end holding `text` (small enough for the pipe's buffer), for `--ro-bind-data`."""
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, text.encode())
+    finally:
+        os.close(write_fd)
+    return read_fd
+
+
+class BubblewrapSandbox:
+    """A run's sandbox on bubblewrap: each command gets its own jail over the same workspace.
+
+    Every `run` starts a new `bwrap` with new user, pid, mount, ipc, uts, cgroup and (unless `network`)
+    network namespaces; its processes run as uid 1000 inside, which is `nobody` on the host when the service
+    is root. The pid namespace dies with the command, so nothing it started in the background survives it.
+    """
+
+    provider = PROVIDER
+
+    def __init__(self, workspace: Path, limits: SandboxLimits, *, network: bool = False, bwrap: str = "bwrap") -> None:
+        self.workspace = workspace.resolve()
+        self.runtime_id = self.workspace.name
+        self.limits = limits
+        self.network = network
+        self.state: SandboxState = "created"
+        self._bwrap = shutil.which(bwrap)
+        self._bwrap_setting = bwrap
+        self._owner = host_user()
+        self._sessions = Sessions()
+
+    async def start(self) -> None:
+        """Create the workspace, give it to the sandbox's host user and check that a command runs."""
+        try:
+            if self._bwrap is None:
+                raise SandboxError(f"bubblewrap ({self._bwrap_setting!r}) is not installed: apt-get install bubblewrap")
+            self.workspace.mkdir(mode=0o700, parents=True, exist_ok=True)  # the sandbox's alone
+            if self._owner is not None:
+                check_reachable(self.workspace.parent, self._owner)
+                files.give_to(self.workspace, self._owner)
+            self.state = "running"
+            await self.run("true", timeout_seconds=30)
+        except BaseException:
+            self.state = "error"
+            raise
+
+    async def run(self, command: str, *, timeout_seconds: float | None = None) -> CommandResult:
+        """Run `bash -c command` in a new jail; see `Sandbox.run`."""
+        if self.state != "running" or self._bwrap is None:
+            raise SandboxError(f"the sandbox is not running (it is {self.state})")
+        bwrap = self._bwrap
+        limit = self.limits.command_timeout_seconds if timeout_seconds is None else timeout_seconds
+        etc_fds = {name: data_fd(text) for name, text in generated_etc(network=self.network).items()}
+        info_read, info_write = os.pipe()
+        os.set_blocking(info_read, False)
+        try:
+            finished = await run_tree(
+                lambda started: bwrap_argv(
+                    bwrap, self.workspace, self.limits, network=self.network, etc_fds=etc_fds, info_fd=info_write,
+                    command=launcher(command, self.limits, limit, started),
+                ),
+                timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
+                pass_fds=(info_write, *etc_fds.values()), user=self._owner, env={"PATH": os.defpath},
+                settle=lambda: _namespace_gone(info_read),
+            )  # fmt: skip
+        finally:
+            for fd in (info_read, info_write, *etc_fds.values()):
+                os.close(fd)
+        if not finished.launched and not finished.result.timed_out and self.state == "running":
+            self.state = "error"
+            raise SandboxError(f"bubblewrap could not start the sandbox: {finished.result.stderr.strip()}")
+        return finished.result
+
+    async def read_file(self, path: str) -> bytes:
+        """See `Sandbox.read_file`."""
+        return files.read(self.workspace, path)
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        """See `Sandbox.write_file`; what it creates belongs to the sandbox's host user."""
+        files.write(self.workspace, path, data, owner=self._owner)
+
+    async def stop(self) -> None:
+        """Kill every running command's jail (its whole pid namespace) and end the sandbox."""
+        if self.state in ("running", "created"):
+            self.state = "ended"
+        await self._sessions.kill_all()
+
+
+def check_reachable(directory: Path, owner: tuple[int, int]) -> None:
+    """Refuse a directory of workspaces that the sandbox's host user cannot reach: bubblewrap opens them as it.
+
+    Raises:
+        SandboxError: `directory`, or one above it, is not searchable by `owner`; the message says how to fix it.
+    """
+    uid, gid = owner
+    for step in (*reversed(directory.parents), directory):
+        info = step.stat()
+        bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
+        if not info.st_mode & bit:
+            raise SandboxError(
+                f"the sandbox's host user (uid {uid}) cannot reach the workspaces in {directory}: {step} is not "
+                f"searchable by it; put the workspace root under directories with o+x (chmod o+x {step}) "
+                "or run the service as an unprivileged user"
+            )
+
+
+async def _namespace_gone(info_fd: int) -> None:
+    """Wait until the jail's init, and so its whole pid namespace, is gone (bwrap's info names its pid)."""
+    try:
+        info: dict[str, object] = json.loads(os.read(info_fd, 65536) or b"{}")
+        pid = info["child-pid"]
+    except (BlockingIOError, ValueError, KeyError, TypeError):
+        return  # bubblewrap failed before it made the namespace
+    if not isinstance(pid, int):
+        return
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        # A pidfd becomes readable when its process has exited; the kernel kills and waits for every other
+        # process of a pid namespace before its init's exit is reported.
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+        try:
+            await exited
+        finally:
+            loop.remove_reader(pidfd)
+    finally:
+        os.close(pidfd)

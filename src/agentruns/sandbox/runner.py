@@ -1,0 +1,264 @@
+"""Run one command as a process tree: rlimits, a time limit, capped output, and nothing left behind."""
+
+import asyncio
+import contextlib
+import math
+import os
+import resource
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentruns.sandbox.protocol import CommandResult, SandboxLimits
+
+NICENESS = 10
+"""Commands run below the service's priority, so that a busy tool does not slow the API and the workers."""
+
+_SETTLE_SECONDS = 5.0  # how long a killed tree may take to vanish before we stop waiting for it
+
+# The launcher sets the limits in the process that then becomes `bash -c command`, so they hold for the
+# command and everything it starts. It runs inside the sandbox, after its user namespace exists: a
+# process count set there counts the processes of this sandbox only. `trap '' XFSZ` (ignored signals
+# survive exec) makes a write beyond the file size limit fail with EFBIG ("File too large") instead of
+# killing the writer. An OOM score adjustment of 1000 makes the kernel's OOM killer take sandbox
+# processes before the service's when the host runs out of memory (a command may lower it back to the
+# default 0, never below). Writing to the `started` pipe tells the runner the sandbox itself came up.
+_LAUNCHER = """\
+ulimit -c 0 -d {data_kib} -f {file_kib} -n {open_files} -t {cpu_seconds} -u {processes} || exit 125
+echo 1000 2>/dev/null >/proc/self/oom_score_adj
+printf . >&{started} && exec {started}>&-
+trap '' XFSZ
+if command -v nice >/dev/null; then exec nice -n {niceness} bash -c "$1"; fi
+exec bash -c "$1"
+"""
+
+
+def launcher(command: str, limits: SandboxLimits, timeout_seconds: float, started_fd: int) -> list[str]:
+    """The argv that applies `limits` and then runs `bash -c command`.
+
+    Memory is RLIMIT_DATA (heap and private writable mappings, per process) rather than RLIMIT_AS: address
+    space a runtime merely reserves (the JVM's class space, V8's cage) is not memory used, and RLIMIT_AS
+    of a few GiB stops the JVM from starting at all. CPU time (RLIMIT_CPU, per process) is a backstop of
+    `cpu` cores busy for the whole time limit. Each limit is clamped to the hard limit the service has.
+    """
+    values = {
+        resource.RLIMIT_DATA: limits.memory_mib * 1024,
+        resource.RLIMIT_FSIZE: limits.max_file_mib * 1024,
+        resource.RLIMIT_NOFILE: limits.max_open_files,
+        resource.RLIMIT_CPU: math.ceil(limits.cpu * timeout_seconds) + 1,
+        resource.RLIMIT_NPROC: limits.max_processes,
+    }
+    # bash counts -d and -f in KiB; getrlimit counts bytes for them.
+    per_unit = {resource.RLIMIT_DATA: 1024, resource.RLIMIT_FSIZE: 1024}
+    for limit, value in values.items():
+        hard = resource.getrlimit(limit)[1]
+        if hard != resource.RLIM_INFINITY:
+            values[limit] = min(value, hard // per_unit.get(limit, 1))
+    script = _LAUNCHER.format(
+        data_kib=values[resource.RLIMIT_DATA],
+        file_kib=values[resource.RLIMIT_FSIZE],
+        open_files=values[resource.RLIMIT_NOFILE],
+        cpu_seconds=values[resource.RLIMIT_CPU],
+        processes=values[resource.RLIMIT_NPROC],
+        started=started_fd,
+        niceness=NICENESS,
+    )
+    return ["bash", "-c", script, "agentruns-launcher", command]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A command's result, and whether the launcher ran (if not, the sandbox failed to come up)."""
+
+    result: CommandResult
+    launched: bool
+
+
+async def run_tree(
+    argv_for: Callable[[int], Sequence[str]],
+    *,
+    timeout_seconds: float,
+    output_chars: int,
+    sessions: "Sessions",
+    pass_fds: Sequence[int] = (),
+    user: tuple[int, int] | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    settle: Callable[[], Awaitable[None]] | None = None,
+) -> Finished:
+    """Start `argv_for(started_fd)` in a new session and wait for it, its time limit, or cancellation.
+
+    Whichever comes first, the session is killed (SIGKILL) before this returns or re-raises, and `settle`
+    (the provider's wait for processes outside the session, such as a pid namespace) is awaited.
+
+    Args:
+        argv_for: The argv, given the fd number the launcher writes to once it runs.
+        timeout_seconds: The time limit.
+        output_chars: Characters of stdout and of stderr to keep.
+        sessions: The sandbox's running commands; this one is among them until it settled.
+        pass_fds: More fds the process inherits.
+        user: Host uid and gid to start the process as (no supplementary groups); None: the service's.
+        cwd: Working directory of the process.
+        env: Its whole environment.
+        settle: Awaited after the kill, to wait until every process of the command is gone.
+    """
+    stdout, stdout_fd = await _Capture.open(output_chars * 4)  # up to 4 bytes a character in UTF-8
+    stderr, stderr_fd = await _Capture.open(output_chars * 4)
+    started_read, started_write = os.pipe()
+    os.set_blocking(started_read, False)
+    uid, gid = user if user is not None else (None, None)
+    began = time.monotonic()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv_for(started_write), stdin=asyncio.subprocess.DEVNULL, stdout=stdout_fd, stderr=stderr_fd,
+            pass_fds=(started_write, *pass_fds), start_new_session=True, cwd=cwd, env=env, umask=0o022,
+            user=uid, group=gid, extra_groups=[] if user is not None else None,
+        )  # fmt: skip
+    except BaseException:
+        stdout.close()
+        stderr.close()
+        os.close(started_read)
+        raise
+    finally:
+        for fd in (stdout_fd, stderr_fd, started_write):
+            os.close(fd)
+    sessions.add(process.pid)
+    timed_out = False
+    try:
+        async with asyncio.timeout(timeout_seconds):
+            await process.wait()
+    except TimeoutError:
+        timed_out = True
+    finally:  # also on cancellation: nothing of the command may outlive this call
+        try:
+            _kill_session(process.pid)
+            await _settle(process, settle, stdout, stderr)
+        finally:
+            stdout.close()
+            stderr.close()
+            sessions.discard(process.pid)
+            launched = _read_nowait(started_read) == b"."
+            os.close(started_read)
+    code = process.returncode
+    if timed_out:
+        exit_code = None
+        note = f"[killed: the command exceeded its time limit of {timeout_seconds:g} s]"
+        error_text = stderr.text(output_chars)
+        error_text = f"{error_text}\n{note}" if error_text else note
+    else:
+        exit_code = 128 - code if code is not None and code < 0 else code  # killed by signal N: 128 + N
+        error_text = stderr.text(output_chars)
+    result = CommandResult(
+        exit_code=exit_code,
+        stdout=stdout.text(output_chars),
+        stderr=error_text,
+        timed_out=timed_out,
+        duration_ms=round((time.monotonic() - began) * 1000),
+    )
+    return Finished(result, launched)
+
+
+def _kill_session(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+class Sessions:
+    """The process sessions (one per command) a sandbox is running, so that `stop` can kill them all."""
+
+    def __init__(self) -> None:
+        self._pids: set[int] = set()
+        self._none = asyncio.Event()
+        self._none.set()
+
+    def add(self, pid: int) -> None:
+        """A command's session started; `pid` is its leader's and the session's id."""
+        self._pids.add(pid)
+        self._none.clear()
+
+    def discard(self, pid: int) -> None:
+        """The command's processes are gone."""
+        self._pids.discard(pid)
+        if not self._pids:
+            self._none.set()
+
+    async def kill_all(self) -> None:
+        """SIGKILL every session and wait until their `run_tree` calls have settled."""
+        for pid in list(self._pids):
+            _kill_session(pid)
+        await self._none.wait()
+
+
+async def _settle(
+    process: asyncio.subprocess.Process,
+    settle: Callable[[], Awaitable[None]] | None,
+    stdout: "_Capture",
+    stderr: "_Capture",
+) -> None:
+    """Wait, within bounds, for the killed tree to be gone and for its output to be read to the end."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_SETTLE_SECONDS):
+            await process.wait()
+            if settle is not None:
+                await settle()
+            # What the command wrote before it died is still in the pipes.
+            await asyncio.gather(stdout.closed, stderr.closed)
+
+
+def _read_nowait(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1)
+    except BlockingIOError:
+        return b""
+
+
+class _Capture(asyncio.Protocol):
+    """Reads a pipe to its end, keeping the first `limit` bytes and counting the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.dropped = 0
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.BaseTransport | None = None
+
+    @classmethod
+    async def open(cls, limit: int) -> tuple["_Capture", int]:
+        """A capture reading a new pipe, and the pipe's write end for the child."""
+        read_fd, write_fd = os.pipe()
+        capture = cls(limit)
+        await asyncio.get_running_loop().connect_read_pipe(lambda: capture, os.fdopen(read_fd, "rb", buffering=0))
+        return capture, write_fd
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        room = max(self.limit - self.kept, 0)
+        if room:
+            self.chunks.append(data[:room])
+            self.kept += min(room, len(data))
+        self.dropped += max(len(data) - room, 0)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def close(self) -> None:
+        """Stop reading (a no-op once the pipe reached its end)."""
+        if self.transport is not None:
+            self.transport.close()
+
+    def text(self, chars: int) -> str:
+        """What was read, cut at `chars` characters with a note of how many more there were.
+
+        Bytes beyond what was kept are counted as one character each, as they were never decoded.
+        """
+        text = b"".join(self.chunks).decode(errors="replace")
+        if len(text) <= chars and not self.dropped:
+            return text
+        more = len(text) - chars + self.dropped
+        return text[:chars] + f"\n[output cut: {more} more characters not shown]"

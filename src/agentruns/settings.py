@@ -1,0 +1,115 @@
+"""Every setting of agentruns in one place, read from `AGENTRUNS_*` environment variables."""
+
+from functools import lru_cache
+from typing import Literal
+
+import limits
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./.agentruns/agentruns.db"
+
+
+class Settings(BaseSettings):
+    """The deployment's configuration; the README's configuration table documents each field."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTRUNS_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="`sqlite:///path/file.db` or `postgresql://user@host:port/db`.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="A key accepted for the organization named by `default_org_name`, created on first use.",
+    )
+    default_org_name: str = Field(default="default", description="The organization `api_key` belongs to.")
+    database_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Connections one process keeps to PostgreSQL for agentruns' tables."
+    )
+    engine_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Connections a worker's durable engine (DBOS) keeps to PostgreSQL."
+    )
+    host: str = Field(default="127.0.0.1", description="Address `agentruns serve` binds.")
+    port: int = Field(default=2728, ge=1, le=65535, description="Port `agentruns serve` binds.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body accepted; larger bodies get 413."
+    )
+    rate_limit: str = Field(
+        default="1200/minute",
+        description="Requests one organization may make to one API process, as `N/second|minute|hour`; `off`: none.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info")
+    worker: bool = Field(default=True, description="Whether `agentruns serve` also runs a worker in its process.")
+    worker_concurrency: int = Field(default=500, ge=1, description="Runs one worker executes at once.")
+    org_concurrency: int = Field(default=100, ge=1, description="Runs one organization may have running at once.")
+    queue_poll_seconds: float = Field(default=0.2, gt=0, le=10, description="How often a worker looks for queued runs.")
+    run_time_limit_seconds: float = Field(default=1800, gt=0, description="Time limit of a run (agents may set less).")
+    max_model_requests: int = Field(
+        default=50, ge=1, description="Model requests one run may make (an agent or a run may set another)."
+    )
+    max_cost_micros: int | None = Field(
+        default=None, ge=1, description="Cost one run may reach, in micro-dollars (agents, runs may set another)."
+    )
+    wait_time_limit_seconds: float = Field(
+        default=86400, gt=0, description="How long a run may wait for an answer or a child run before it times out."
+    )
+    max_run_depth: int = Field(
+        default=3, ge=0, le=20, description="How deep child runs nest: a run at this depth cannot start another."
+    )
+    workspace_root: str = Field(default="./.agentruns/workspaces", description="Where runs' workspaces live.")
+    executor_id: str | None = Field(default=None, description="This process's name among the workers; random if unset.")
+    sandbox_network: bool = Field(default=False, description="Whether runs' tools may use the network.")
+    workspace_keep_seconds: float = Field(
+        default=3600, ge=0, description="How long a finished run's workspace is kept; 0 deletes it when the run ends."
+    )
+    sandbox_provider: str = Field(
+        default="bubblewrap", description="Where runs' tools run: `bubblewrap`, or an installed provider plugin's name."
+    )
+    bwrap_path: str = Field(default="bwrap", description="The bubblewrap executable: a name on the PATH, or a path.")
+    allow_unisolated_sandbox: bool = Field(
+        default=False, description="Development only: run tools WITHOUT isolation when bubblewrap cannot run here."
+    )
+    sandbox_max_processes: int = Field(default=256, ge=16, description="Processes a run's sandbox may have at once.")
+    sandbox_max_file_mib: int = Field(default=512, ge=1, description="Largest file a run's commands may write (MiB).")
+    sandbox_command_timeout_seconds: float = Field(
+        default=120, gt=0, description="Time limit of one command of a run's `bash` tool (the model may ask less)."
+    )
+    openai_compatible_base_url: str | None = Field(
+        default=None, description="Chat-completions endpoint of `openai-compatible/<model>` (vLLM, Ollama, …)."
+    )
+    openai_compatible_api_key: SecretStr | None = Field(
+        default=None, description="Key sent to the OpenAI-compatible endpoint, if it needs one."
+    )
+    stream_model_responses: bool = Field(
+        default=True, description="Whether workers stream model responses, for `run.text.delta` events."
+    )
+    events_poll_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="How often an API process checks a followed run's log for new events."
+    )
+    events_keepalive_seconds: float = Field(
+        default=15, gt=0, le=300, description="Idle time after which an event stream sends a keep-alive comment."
+    )
+    webhook_retry_seconds: float = Field(
+        default=30, gt=0, le=86400, description="Delay before a webhook's first retry; each next doubles (jittered)."
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Development only: webhooks may go to loopback and private addresses, and over plain http.",
+    )
+    webhook_ca_bundle: str | None = Field(
+        default=None, description="A PEM file of CA certificates trusted for webhook targets, besides the system's."
+    )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        if value.strip().lower() != "off":
+            limits.parse(value)  # a ValueError names the text it could not read
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings once per process."""
+    return Settings()

@@ -1,0 +1,156 @@
+"""Database URLs, engines and transactions for the embedded SQLite file and for PostgreSQL."""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger("agentruns.database")
+
+# How long a new PostgreSQL connection is retried (server restarting, "too many clients") before the
+# transaction that needed it fails; no statement has run yet, so retrying is always safe.
+CONNECT_RETRY_SECONDS = 60.0
+
+
+class DatabaseKind(StrEnum):
+    """The two databases agentruns runs on."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class DatabaseUrlError(ValueError):
+    """The configured database URL names a database agentruns does not run on."""
+
+
+def parse_database_url(url: str) -> tuple[DatabaseKind, URL]:
+    """Split a user's URL (`sqlite:///file`, `postgresql://…`) into its kind and a parsed URL."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise DatabaseUrlError(f"AGENTRUNS_DATABASE_URL is not a database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise DatabaseUrlError("agentruns needs a SQLite file (sqlite:///path/file.db), not :memory:")
+        return DatabaseKind.SQLITE, parsed
+    if backend in ("postgresql", "postgres"):
+        return DatabaseKind.POSTGRESQL, parsed.set(drivername="postgresql")
+    raise DatabaseUrlError(f"AGENTRUNS_DATABASE_URL must start with sqlite:/// or postgresql://, not {url!r}")
+
+
+def driver_url(url: str, *, asynchronous: bool) -> URL:
+    """The SQLAlchemy URL with the driver agentruns uses: aiosqlite/sqlite3 or psycopg 3."""
+    kind, parsed = parse_database_url(url)
+    if kind is DatabaseKind.SQLITE:
+        return parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+    return parsed.set(drivername="postgresql+psycopg_async" if asynchronous else "postgresql+psycopg")
+
+
+def system_database_url(url: str) -> str:
+    """The same database as DBOS wants it named (`sqlite:///…` or `postgresql://…`)."""
+    _, parsed = parse_database_url(url)
+    return parsed.render_as_string(hide_password=False)
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the directory of a SQLite file on first start."""
+    kind, parsed = parse_database_url(url)
+    if kind is DatabaseKind.SQLITE and parsed.database:
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def install_sqlite_pragmas(engine: Any) -> None:
+    """Put every SQLite connection in WAL mode with a busy timeout, and let us issue BEGIN ourselves.
+
+    pysqlite's own transaction handling starts transactions late and cannot say `BEGIN IMMEDIATE`;
+    a write transaction that starts as a reader can then fail with "database is locked" when it
+    upgrades. Writers therefore begin with `BEGIN IMMEDIATE` (see `Database.write`).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def retry_postgresql_connects(engine: Any, *, retry_seconds: float = CONNECT_RETRY_SECONDS) -> None:
+    """Make each new PostgreSQL connection retry with backoff and jitter instead of failing at once."""
+    import psycopg
+
+    async def connect(*args: Any, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
+        deadline = time.monotonic() + retry_seconds
+        delay = 0.1
+        while True:
+            try:
+                return await psycopg.AsyncConnection.connect(*args, **kwargs)
+            except psycopg.OperationalError as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("cannot connect to PostgreSQL (%s); retrying in %.1f s", str(exc).strip(), delay)
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+
+    @event.listens_for(engine, "do_connect")
+    def _on_connect(_dialect: Any, _record: Any, _args: Any, params: dict[str, Any]) -> None:
+        params["async_creator_fn"] = connect  # psycopg's async dialect calls it with the usual arguments
+
+
+class Database:
+    """One engine and the two kinds of transaction the services open on it."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        """`pool_size` bounds this process's connections to PostgreSQL (SQLite opens what it needs)."""
+        self.url = url
+        self.kind, _ = parse_database_url(url)
+        ensure_sqlite_directory(url)
+        options: dict[str, Any] = {}
+        if self.kind is DatabaseKind.POSTGRESQL:
+            # No ping on every checkout (a round trip per transaction); connections are recycled instead,
+            # and a dropped one fails a single transaction, which callers retry or report. A hard cap (no
+            # overflow) keeps a fleet's processes within the server's max_connections; waiters queue.
+            options |= {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 120, "pool_recycle": 1800}
+        self.engine: AsyncEngine = create_async_engine(driver_url(url, asynchronous=True), **options)
+        if self.kind is DatabaseKind.SQLITE:
+            install_sqlite_pragmas(self.engine.sync_engine)
+        else:
+            retry_postgresql_connects(self.engine.sync_engine)
+        self._readers = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = async_sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def read(self) -> AsyncGenerator[AsyncSession]:
+        """A read-only transaction."""
+        async with self._readers() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncGenerator[AsyncSession]:
+        """A transaction that writes: committed when the block ends, rolled back if it raises."""
+        async with self._writers() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

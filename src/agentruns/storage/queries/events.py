@@ -1,0 +1,86 @@
+"""The run event log: append events with their run's next number, idempotently, and read them in order.
+
+Events are appended in the transaction that writes what they report. The run's row is locked first, so
+concurrent writers of one run (a worker recording a step, an API process cancelling) take numbers one
+after the other, and a number is visible only once every smaller one is.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from agentruns import clock
+from agentruns.events.hub import HUB
+from agentruns.schemas.runs import RunStatus
+from agentruns.storage.models import Run, RunEvent
+
+NOTIFY_CHANNEL = "agentruns_events"
+"""The PostgreSQL channel on which a committed append names its run."""
+
+TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled", "run.timeout"})
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event to append: its name, its payload, and the identity of what it reports (None: unique by
+    construction, such as a status change that a conditional update lets happen once)."""
+
+    name: str
+    data: dict[str, Any]
+    source: str | None = None
+
+
+async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft], *, closing: bool = False) -> int:
+    """Append the drafts not yet stored; returns how many were. Once the run has ended, only its
+    `closing` (terminal) event is appended, so the terminal event is always the run's last."""
+    if not drafts:
+        return 0
+    # FOR NO KEY UPDATE: serialises this run's appends without blocking inserts that reference the row.
+    locked = select(Run.status).where(Run.id == run_id).with_for_update(key_share=True)
+    status = await session.scalar(locked)
+    if status is None or (RunStatus(status).is_terminal and not closing):
+        return 0
+    sources = [draft.source for draft in drafts if draft.source is not None]
+    if sources:
+        stored = select(RunEvent.source).where(RunEvent.run_id == run_id, RunEvent.source.in_(sources))
+        known = set(await session.scalars(stored))
+        drafts = [draft for draft in drafts if draft.source is None or draft.source not in known]
+    if not drafts:
+        return 0
+    last = await session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)) or 0
+    now = clock.now()
+    rows = [
+        {"run_id": run_id, "seq": last + offset, "name": draft.name, "source": draft.source, "data": draft.data,
+         "created_at": now}
+        for offset, draft in enumerate(drafts, start=1)
+    ]  # fmt: skip
+    await session.execute(insert(RunEvent), rows)
+    await _announce(session, run_id)
+    return len(rows)
+
+
+async def _announce(session: AsyncSession, run_id: str) -> None:
+    """Wake the run's streams when the transaction commits: this process's directly, others' by NOTIFY."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, run_id)))
+
+    def wake(_session: Session) -> None:
+        HUB.publish(run_id)
+
+    event.listen(session.sync_session, "after_commit", wake, once=True)
+
+
+async def after(session: AsyncSession, run_id: str, seq: int, *, limit: int) -> Sequence[RunEvent]:
+    """The run's events numbered above `seq`, in order, at most `limit` of them."""
+    query = select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > seq).order_by(RunEvent.seq).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def last(session: AsyncSession, run_id: str) -> RunEvent | None:
+    """The run's last event, if it has any."""
+    query = select(RunEvent).where(RunEvent.run_id == run_id).order_by(RunEvent.seq.desc()).limit(1)
+    return await session.scalar(query)

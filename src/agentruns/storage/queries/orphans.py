@@ -1,0 +1,24 @@
+"""Find runs that look active but whose durable workflow has ended: nothing will ever finish them.
+
+A waiting run has no workflow until it resumes (its last one ended when it began to wait), so it is not one.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# DBOS statuses after which a workflow never runs again.
+ENDED_WORKFLOW_STATUSES = ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+
+
+async def orphaned_runs(session: AsyncSession, limit: int = 100) -> Sequence[tuple[str, str]]:
+    """(run id, workflow status) of queued or running runs whose workflow ended."""
+    # DBOS keeps its tables in schema `dbos` on PostgreSQL and unqualified in a SQLite file.
+    table = "workflow_status" if session.get_bind().dialect.name == "sqlite" else "dbos.workflow_status"
+    query = text(
+        f"SELECT runs.id, wf.status FROM runs JOIN {table} AS wf ON wf.workflow_uuid = runs.workflow_id "  # noqa: S608
+        "WHERE runs.status IN ('queued', 'running') AND wf.status IN :ended LIMIT :limit"
+    ).bindparams(bindparam("ended", expanding=True))
+    rows = await session.execute(query, {"ended": list(ENDED_WORKFLOW_STATUSES), "limit": limit})
+    return [(row[0], row[1]) for row in rows]

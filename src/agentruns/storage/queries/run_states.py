@@ -1,0 +1,143 @@
+"""Run state changes, each a small named rule applied by one conditional UPDATE.
+
+A rule changes a run only from the states it names, so concurrent changes (a cancel racing the end of a
+run) leave exactly one winner, and a replayed change is a no-op. A change that happens appends its event
+to the run's event log in the same transaction; the end of a run also schedules its watchers' webhooks.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentruns import clock
+from agentruns.events import payloads
+from agentruns.schemas.runs import RunStatus
+from agentruns.storage.models import Run
+from agentruns.storage.queries import events, webhooks
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
+
+
+async def claim_for_exec(session: AsyncSession, org_id: str, run_id: str, workflow_id: str) -> bool:
+    """A queued run that was never executed gets its workflow id; False if it was executed or ended."""
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.org_id == org_id, Run.status == RunStatus.QUEUED, Run.workflow_id.is_(None))
+        .values(workflow_id=workflow_id)
+    )
+    return changed(result)
+
+
+async def start(session: AsyncSession, run_id: str, at: datetime) -> bool:
+    """queued → running, when a worker begins the run (its sandbox shows itself once it is made)."""
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
+        .values(status=RunStatus.RUNNING, started_at=at)
+    )
+    return await _announced(session, run_id, result)
+
+
+async def complete(session: AsyncSession, run_id: str, at: datetime, output: str) -> bool:
+    """running → completed, with the agent's answer."""
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_(ACTIVE))
+        .values(status=RunStatus.COMPLETED, completed_at=at, output=output, summary=_summary(output))
+    )
+    return await _announced(session, run_id, result)
+
+
+async def fail(
+    session: AsyncSession,
+    run_id: str,
+    at: datetime,
+    code: str,
+    message: str,
+    *,
+    timed_out: bool,
+    from_statuses: Sequence[str] = ACTIVE,
+) -> bool:
+    """→ failed (or → timeout), with the error that ended the run; only from `from_statuses`."""
+    status = RunStatus.TIMEOUT if timed_out else RunStatus.FAILED
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_(from_statuses))
+        .values(
+            status=status,
+            completed_at=at,
+            failed_at=at,
+            error_code=code,
+            error_message=message,
+            # The workflow closes the sandbox (archived, ended or error) before it records the end; a sandbox
+            # still shown running here belonged to a workflow that ended abnormally.
+            runtime_state=case((Run.runtime_state == "running", "error"), else_=Run.runtime_state),
+        )
+    )
+    return await _announced(session, run_id, result)
+
+
+async def wait(session: AsyncSession, run_id: str, awaited: list[dict[str, Any]]) -> bool:
+    """running → waiting, for the answers or child runs in `awaited` (shown in its `run.status` event); its
+    sandbox's processes are stopped, its workspace kept."""
+    stopped = case((Run.runtime_state == "running", "stopped"), else_=Run.runtime_state)
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
+        .values(status=RunStatus.WAITING, runtime_state=stopped)
+    )
+    return await _announced(session, run_id, result, {"waitingFor": awaited})
+
+
+async def resume(session: AsyncSession, run_id: str, workflow_id: str, waited_ms: int) -> bool:
+    """waiting → running, by the workflow that resumes the run; `waited_ms` is added to its time spent waiting."""
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.WAITING)
+        .values(status=RunStatus.RUNNING, workflow_id=workflow_id, waited_ms=Run.waited_ms + waited_ms)
+    )
+    return await _announced(session, run_id, result)
+
+
+async def cancel(session: AsyncSession, org_id: str, run_id: str, at: datetime) -> bool:
+    """queued | running | waiting → cancelled."""
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.org_id == org_id, Run.status.in_(ACTIVE))
+        .values(status=RunStatus.CANCELLED, completed_at=at)
+    )
+    return await _announced(session, run_id, result)
+
+
+async def _announced(
+    session: AsyncSession, run_id: str, result: Result[Any], extra: dict[str, Any] | None = None
+) -> bool:
+    """Whether the rule changed the run; if it did, its new status (with `extra`) is appended to the run's events
+    (and, if the run has ended, its watchers' webhooks are scheduled)."""
+    if not changed(result):
+        return False
+    run = await session.scalar(select(Run).where(Run.id == run_id).execution_options(populate_existing=True))
+    assert run is not None
+    now = clock.now()
+    ended = RunStatus(run.status).is_terminal
+    draft = payloads.status_changed(run, now)
+    if extra:
+        draft = events.EventDraft(draft.name, draft.data | extra, draft.source)
+    await events.append(session, run_id, [draft], closing=ended)
+    if ended:
+        await webhooks.schedule(session, run, now)
+    return True
+
+
+def changed(result: Result[Any]) -> bool:
+    """Whether an UPDATE changed a row."""
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+def _summary(output: str, limit: int = 500) -> str:
+    """The first paragraph of the answer, cut to `limit` characters."""
+    first = output.strip().split("\n\n", 1)[0]
+    return first if len(first) <= limit else first[: limit - 1] + "…"

@@ -1,0 +1,31 @@
+"""Helpers for execution tests (the model stub and the worker fixtures are in `tests/conftest.py`, shared with
+the event tests: one worker per database, so that every run reaches the one stub)."""
+
+import time
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "cancelled", "timeout"}
+
+
+def wait_for_status(
+    client: httpx.Client, run_id: str, statuses: set[str] = TERMINAL, timeout: float = 60
+) -> dict[str, Any]:
+    """Poll the run's status until it is one of `statuses`; returns the status body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.get(f"/agent/v1/run/{run_id}/status").json()
+        if status["status"] in statuses:
+            return status
+        assert time.monotonic() < deadline, f"run {run_id} still {status['status']} after {timeout} s"
+        time.sleep(0.05)
+
+
+def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.05) -> float:
+    """Wait until `predicate()` is true; returns how long it took."""
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, "the condition did not become true in time"
+        time.sleep(interval)
+    return time.monotonic() - started

@@ -1,0 +1,105 @@
+"""A worker killed with SIGKILL mid-run: the run continues from its last finished step, nothing twice, and
+finds the files its sandbox wrote before."""
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentruns.services.auth import issue_key
+from agentruns.settings import Settings
+from agentruns.storage import migrate
+from tests.engine.conftest import wait_for_status, wait_until
+from tests.sandbox.conftest import pids_running
+from tests.support.databases import database_url_for
+from tests.support.factories import make_agent, make_run
+from tests.support.model_stub import ModelStub
+from tests.support.portal import async_bridge
+from tests.support.servers import running_server
+from tests.support.workers import WorkerProcess
+
+
+@pytest.fixture
+def fresh(backend: str, tmp_path: Path) -> Iterator[tuple[str, httpx.Client]]:
+    """A database of its own, with an API server and a client: no other worker can interfere."""
+    with database_url_for(backend, tmp_path) as url:
+        migrate.upgrade(url)
+        with async_bridge(url) as bridge:
+            key = bridge.call(issue_key, bridge.db, "recovery").key
+        with (
+            running_server(Settings(database_url=url)) as base,
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client,
+        ):
+            yield url, client
+
+
+@pytest.mark.parametrize(
+    ("ending", "second_worker"), [("SIGKILL", "restarted"), ("SIGKILL", "another"), ("SIGTERM", "another")]
+)
+def test_a_stopped_worker_run_resumes_with_no_step_twice(
+    fresh: tuple[str, httpx.Client],
+    model_stub: tuple[ModelStub, str],
+    workspaces: Path,
+    ending: str,
+    second_worker: str,
+) -> None:
+    url, client = fresh
+    stub, stub_url = model_stub
+    marker = f"crash-{os.urandom(4).hex()}"
+    # Unique, to find the tool's processes on the host; longer than the wait below, so that only a kill ends it.
+    seconds = f"12.{int.from_bytes(os.urandom(2)) % 10_000:04d}"
+    prompt = "\n".join([
+        marker,
+        'call bash {"command": "echo one | tee one.txt"}',
+        f'call bash {{"command": "sleep {seconds}; echo two"}}',
+        'call bash {"command": "cat one.txt; echo three"}',  # in the resumed run's new sandbox
+        "reply done",
+    ])  # fmt: skip
+    first = WorkerProcess(url, workspaces, openai_compatible_base_url=stub_url, executor_id="worker-a")
+    run = make_run(client, make_agent(client, model="openai-compatible/gpt-4o")["id"], prompt=prompt)
+    assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
+    steps = lambda: client.get(f"/agent/v1/run/{run['id']}").json()["steps"]  # noqa: E731
+    wait_until(lambda: len(steps()) >= 3 and pids_running(seconds))  # the second tool call runs
+    if ending == "SIGKILL":
+        first.kill()
+    else:
+        first.stop()
+    wait_until(lambda: not sleeping(seconds), timeout=10)  # the tool's processes died with their worker
+    assert client.get(f"/agent/v1/run/{run['id']}/status").json()["status"] == "running"
+    killed_at = time.monotonic()
+    executor = "worker-a" if second_worker == "restarted" else "worker-b"
+    second = WorkerProcess(url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor)
+    try:
+        assert wait_for_status(client, run["id"], timeout=60)["status"] == "completed"
+        print(f"after {ending}, the {second_worker} worker finished the run in {time.monotonic() - killed_at:.1f} s")
+    finally:
+        second.stop()
+    details = client.get(f"/agent/v1/run/{run['id']}").json()
+    assert [(step["type"], step["toolName"]) for step in details["steps"]] == [
+        ("tool_call", "bash"), ("tool_result", "bash"), ("tool_call", "bash"), ("tool_result", "bash"),
+        ("tool_call", "bash"), ("tool_result", "bash"), ("output", None),
+    ]  # fmt: skip
+    assert [step["toolOutput"]["stdout"] for step in details["steps"] if step["type"] == "tool_result"] == [
+        "one\n", "two\n", "one\nthree\n",
+    ]  # fmt: skip
+    assert (details["provider"], details["runtimeId"], details["runtimeState"]) == ("bubblewrap", run["id"], "archived")
+    assert len(details["usage"]["entries"]) == 4
+    requests = stub.requests_for(marker)
+    assert sorted(request.tool_results for request in requests) == [0, 1, 2, 3], "a model request was sent twice"
+    assert details["result"]["output"] == "done"
+
+
+def sleeping(seconds: str) -> list[int]:
+    """The host pids of the tool's own `sleep SECONDS` (bubblewrap's and bash's command lines name it too)."""
+    found: list[int] = []
+    for pid in pids_running(seconds):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+        except OSError:
+            continue
+        if argv == ["sleep", seconds]:
+            found.append(pid)
+    return found

@@ -1,0 +1,144 @@
+"""Runs whose tools act in their bubblewrap jail; workers that refuse to start without one; the dev fallback."""
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from agentruns.cli import app as cli
+from agentruns.cli import serve
+from agentruns.services.auth import issue_key
+from agentruns.settings import Settings
+from agentruns.storage import migrate
+from tests.engine.conftest import wait_for_status, wait_until
+from tests.support.databases import database_url_for
+from tests.support.factories import make_agent, make_run
+from tests.support.portal import async_bridge
+from tests.support.servers import running_server
+from tests.support.workers import AGENTRUNS, WorkerProcess
+from tests.support.workspaces import reachable_directory
+
+
+def _run(client: httpx.Client, prompt: str, **agent: object) -> dict:
+    run = make_run(client, make_agent(client, **agent)["id"], prompt=prompt)
+    assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
+    assert wait_for_status(client, run["id"])["status"] == "completed"
+    return client.get(f"/agent/v1/run/{run['id']}").json()
+
+
+def test_a_runs_tools_act_in_its_jail(client: httpx.Client, worker: WorkerProcess, base_url: str) -> None:
+    api_port = urlsplit(base_url).port
+    probe = (
+        "id -u; hostname; ls /root 2>&1; env | grep -c AGENTRUNS_; "
+        f"(exec 3<>/dev/tcp/127.0.0.1/{api_port}) 2>/dev/null && echo reached || echo no-network; "
+        "cat notes.txt; echo from-bash > made.txt"
+    )
+    prompt = "\n".join([
+        'call write {"path": "notes.txt", "content": "from-write\\n"}',
+        f"call bash {{\"command\": {probe!r}}}".replace("'", '"'),
+        'call read {"path": "made.txt"}',
+        'call read {"path": "/etc/passwd"}',
+        'call grep {"pattern": "from-", "path": "/workspace"}',
+        "reply done",
+    ])  # fmt: skip
+    details = _run(client, prompt, sandbox={"cpu": 1, "memoryMiB": 512})
+    results = [step["toolOutput"] for step in details["steps"] if step["type"] == "tool_result"]
+
+    assert results[1]["stdout"].splitlines() == [
+        "1000", "sandbox", "ls: cannot access '/root': No such file or directory", "0", "no-network", "from-write",
+    ]  # fmt: skip
+    assert results[2] == "from-bash"
+    assert "outside /workspace" in str(results[3])  # a tool's failure goes back to the model
+    assert results[4] == "made.txt:1:from-bash\nnotes.txt:1:from-write"
+    assert (details["provider"], details["runtimeId"], details["runtimeState"]) == (
+        "bubblewrap", details["id"], "archived",
+    )  # fmt: skip
+    runtime_log = details["result"]["logs"]["runtime"]
+    assert f"sandbox bubblewrap {details['id']} started: 1 cpu, 512 MiB memory, 256 processes" in runtime_log
+    assert "$ id -u; hostname" in runtime_log
+    assert "the workspace is kept for 3600 s" in runtime_log
+
+
+def test_a_worker_refuses_to_start_when_bubblewrap_cannot_run(tmp_path: Path) -> None:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("AGENTRUNS_")}
+    environment["AGENTRUNS_BWRAP_PATH"] = "/nonexistent/bwrap"
+    started = subprocess.run(
+        [AGENTRUNS, "worker"], env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert started.returncode == 1, started.stderr
+    message = " ".join(started.stderr.split())
+    assert "the worker cannot start: tools cannot run" in message
+    assert "'/nonexistent/bwrap', from AGENTRUNS_BWRAP_PATH" in message
+    assert "AGENTRUNS_ALLOW_UNISOLATED_SANDBOX=true" in message
+    assert not (tmp_path / ".agentruns").exists()  # refused before it touched anything
+
+
+@pytest.mark.usefixtures("tmp_cwd")  # the API alone opens ./.agentruns/agentruns.db
+def test_serve_with_its_worker_refuses_too_and_without_it_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[object] = []
+    monkeypatch.setattr(serve, "get_settings", lambda: Settings(bwrap_path="/nonexistent/bwrap"))
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_options: served.append(app))
+
+    refused = CliRunner().invoke(cli, ["serve"])
+    api_only = CliRunner().invoke(cli, ["serve", "--no-worker"])
+
+    assert refused.exit_code == 1
+    assert "the worker cannot start" in refused.output
+    assert (api_only.exit_code, len(served)) == (0, 1)
+
+
+@pytest.fixture(scope="module")
+def unisolated(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[httpx.Client, Path, WorkerProcess]]:
+    """A database of its own with a worker that may not use bubblewrap but may fall back, keeping workspaces 1 s."""
+    with (
+        database_url_for(backend, tmp_path_factory.mktemp("unisolated")) as url,
+        reachable_directory("agentruns-workspaces-") as base,
+    ):
+        migrate.upgrade(url)
+        with async_bridge(url) as bridge:
+            key = bridge.call(issue_key, bridge.db, "unisolated").key
+        worker = WorkerProcess(url, base / "ws", bwrap_path="/nonexistent/bwrap", allow_unisolated_sandbox="true",
+                               workspace_keep_seconds="1")  # fmt: skip
+        try:
+            with (
+                running_server(Settings(database_url=url, workspace_root=str(base / "ws"))) as server,
+                httpx.Client(base_url=server, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client,
+            ):
+                yield client, base / "ws", worker
+        finally:
+            worker.stop()
+
+
+def test_the_unisolated_fallback_runs_tools_only_when_allowed_and_says_so(
+    unisolated: tuple[httpx.Client, Path, WorkerProcess],
+) -> None:
+    client, workspaces, worker = unisolated
+    details = _run(client, 'call bash {"command": "pwd; echo hi > hi.txt"}\nreply done')
+
+    assert details["provider"] == "unisolated"
+    assert details["steps"][1]["toolOutput"]["stdout"] == f"{workspaces / details['id']}\n"  # the host's own path
+    assert "WITHOUT ISOLATION" in details["result"]["logs"]["runtime"]
+    assert "UNISOLATED SANDBOX" in "".join(worker.output)
+
+
+def test_a_kept_workspace_is_deleted_by_the_sweep_after_its_time(
+    unisolated: tuple[httpx.Client, Path, WorkerProcess],
+) -> None:
+    client, workspaces, _ = unisolated
+    details = _run(client, 'call write {"path": "result.txt", "content": "42"}\nreply done')
+    run_id = details["id"]
+    assert details["runtimeState"] == "archived"
+    assert [entry["path"] for entry in client.get(f"/agent/v1/run/{run_id}/files").json()["entries"]] == ["result.txt"]
+
+    wait_until(lambda: client.get(f"/agent/v1/run/{run_id}").json()["runtimeState"] == "ended", timeout=20)
+
+    assert not (workspaces / run_id).exists()
+    assert client.get(f"/agent/v1/run/{run_id}/files").status_code == 404

@@ -1,0 +1,59 @@
+"""PostgreSQL notifications wake this process's streams, also after the listening connection was dropped."""
+
+import asyncio
+
+import psycopg
+import pytest
+
+from agentruns.events.hub import EventHub
+from agentruns.events.listener import NotificationListener
+from agentruns.storage.queries.events import NOTIFY_CHANNEL
+from tests.support.databases import BACKENDS, postgres_database
+
+pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends under test")
+
+
+async def _notify(url: str, run_id: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await connection.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, run_id))
+
+
+def test_notifications_wake_the_runs_streams_and_survive_a_dropped_connection() -> None:
+    async def scenario(url: str) -> None:
+        hub = EventHub()
+        listener = NotificationListener(url, hub)
+        await listener.start()
+        try:
+            with hub.subscribe("run_a") as watching_a, hub.subscribe("run_b") as watching_b:
+                await asyncio.wait_for(listener.listening.wait(), 30)
+                watching_a.reset()
+                watching_b.reset()
+                await _notify(url, "run_a")
+                assert await watching_a.wait(30)
+                assert not await watching_b.wait(0.2), "a notification wakes only its run's streams"
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as admin:
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
+                        (f"LISTEN {NOTIFY_CHANNEL}",),
+                    )
+                # Notifications sent while it was away are lost, so a reconnected listener wakes every stream.
+                assert await watching_b.wait(30)
+                await asyncio.wait_for(listener.listening.wait(), 30)
+                watching_a.reset()
+                await _notify(url, "run_a")
+                assert await watching_a.wait(30)
+        finally:
+            await listener.stop()
+
+    with postgres_database() as url:
+        asyncio.run(scenario(url))
+
+
+def test_on_sqlite_the_listener_does_nothing(tmp_path: object) -> None:
+    async def scenario() -> None:
+        listener = NotificationListener(f"sqlite:///{tmp_path}/x.db")
+        await listener.start()
+        await listener.stop()
+        assert not listener.listening.is_set()
+
+    asyncio.run(scenario())

@@ -1,0 +1,94 @@
+"""PostgreSQL connections: a hard cap per process, and connects retried while the server refuses them."""
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+
+from agentruns.storage.database import Database
+from tests.support.databases import BACKENDS, postgres_database
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends under test")
+
+
+@contextlib.asynccontextmanager
+async def forwarder(port: int, target_port: int = 5432) -> AsyncIterator[None]:
+    """A TCP forwarder on loopback `port` to the PostgreSQL server, for as long as the block runs."""
+
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+
+    async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        handlers.add(asyncio.current_task())  # pyright: ignore[reportArgumentType]
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        try:
+            await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+        finally:
+            for writer in (client_writer, server_writer):
+                writer.close()
+                with contextlib.suppress(ConnectionError):
+                    await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    async with server:
+        yield
+    for handler in handlers:
+        handler.cancel()
+    await asyncio.gather(*handlers, return_exceptions=True)
+
+
+def test_a_process_never_opens_more_connections_than_its_pool_size() -> None:
+    name = f"capcheck{secrets.token_hex(3)}"
+
+    async def scenario(url: str) -> tuple[int, int]:
+        db = Database(f"{url}?application_name={name}", pool_size=3)
+        peak = 0
+
+        async def transaction() -> None:
+            nonlocal peak
+            async with db.read() as session:
+                await session.execute(text("SELECT pg_sleep(0.05)"))
+                count = await session.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"), {"name": name}
+                )
+                peak = max(peak, int(count or 0))
+
+        await asyncio.gather(*(transaction() for _ in range(30)))
+        await db.dispose()
+        return peak, 30
+
+    with postgres_database() as url:
+        peak, done = asyncio.run(scenario(url))
+    assert done == 30
+    assert 1 <= peak <= 3
+
+
+def test_a_refused_connection_is_retried_until_the_server_answers() -> None:
+    async def scenario(url: str) -> int:
+        port = free_port()
+        db = Database(url.replace("127.0.0.1:5432", f"127.0.0.1:{port}"))
+        query = asyncio.create_task(_select_one(db))
+        await asyncio.sleep(1.0)  # the port refuses connections meanwhile
+        assert not query.done()
+        async with forwarder(port):
+            value = await asyncio.wait_for(query, timeout=30)
+            await db.dispose()
+        return value
+
+    with postgres_database() as url:
+        assert "127.0.0.1:5432" in url
+        assert asyncio.run(scenario(url)) == 1
+
+
+async def _select_one(db: Database) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(text("SELECT 1")) or 0)

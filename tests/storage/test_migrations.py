@@ -1,0 +1,65 @@
+"""The Alembic migrations build exactly the schema of `storage.models`, on SQLite and PostgreSQL."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+from agentruns.storage import migrate
+from agentruns.storage.database import driver_url
+from agentruns.storage.models import Base
+from tests.support.databases import postgres_database
+
+
+def ours(name: str | None, type_: str, _parent_names: object) -> bool:
+    return type_ != "table" or name in Base.metadata.tables
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    engine = create_engine(driver_url(database_url, asynchronous=False))
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"include_name": ours})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+def test_the_database_is_at_the_newest_revision_and_upgrade_is_idempotent(database_url: str) -> None:
+    head = ScriptDirectory.from_config(migrate.alembic_config(database_url)).get_current_head()
+    assert migrate.current_revision(database_url) == head
+    migrate.upgrade(database_url)
+    assert migrate.current_revision(database_url) == head
+
+
+def test_a_new_sqlite_file_is_created_with_its_directory_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "agentruns.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"organizations", "api_keys", "agents", "runs", "run_steps", "usage_entries", "run_logs"} <= tables
+
+
+def test_processes_starting_together_migrate_once() -> None:
+    with postgres_database() as url:
+        environment = os.environ | {"AGENTRUNS_DATABASE_URL": url}
+        agentruns = str(Path(sys.executable).with_name("agentruns"))
+        starts = [
+            subprocess.Popen(
+                [agentruns, "db", "upgrade"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            for _ in range(4)
+        ]
+        outputs = [start.communicate(timeout=120)[0].decode() for start in starts]
+        assert [start.returncode for start in starts] == [0, 0, 0, 0], outputs
+        head = ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
+        assert migrate.current_revision(url) == head
+        assert all(f"database at revision {head}" in output for output in outputs)
