@@ -3,7 +3,10 @@
 import asyncio
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -74,3 +77,55 @@ async def wait_until_gone(marker: str, *, seconds: float = 1) -> list[int]:
             break
         await asyncio.sleep(0.02)
     return pids_running(marker)
+
+
+# A service of its own: it starts one sandbox command that runs for a long time, after saying it is about to.
+_SERVICE = """
+import asyncio, sys
+from pathlib import Path
+from agentruns.sandbox.protocol import SandboxLimits
+from agentruns.sandbox.{module} import {cls} as Sandbox
+
+async def main() -> None:
+    sandbox = Sandbox(Path(sys.argv[1]), SandboxLimits(cpu=1, memory_mib=256))
+    await sandbox.start()
+    print("starting", flush=True)
+    await sandbox.run(f"sleep {{sys.argv[2]}}; echo too late")
+
+asyncio.run(main())
+"""
+
+
+def kill_a_service_while_it_starts_a_command(module: str, cls: str, workspace: Path, delay: float | None) -> str:
+    """SIGKILL a real service process `delay` seconds after it begins to start a command (None: once it runs).
+
+    Returns the unique `sleep` argument of the command: no process naming it may survive the service.
+    """
+    seconds = f"300.{int.from_bytes(os.urandom(3)):08d}"
+    service = subprocess.Popen(
+        [sys.executable, "-c", _SERVICE.format(module=module, cls=cls), str(workspace), seconds],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert service.stdout is not None
+        assert service.stdout.readline() == "starting\n", "the service did not start its sandbox"
+        if delay is None:
+            deadline = time.monotonic() + 10
+            while not any(_argv(pid) == ["sleep", seconds] for pid in pids_running(seconds)):
+                assert time.monotonic() < deadline, "the command did not start"
+                time.sleep(0.01)
+        else:
+            time.sleep(delay)
+    finally:
+        service.kill()
+        service.wait()
+        if service.stdout is not None:
+            service.stdout.close()
+    return seconds
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+    except OSError:
+        return []

@@ -13,7 +13,13 @@ import pytest
 from agentruns.sandbox.bubblewrap import HOST_UID, BubblewrapSandbox
 from agentruns.sandbox.errors import PathOutsideWorkspace, SandboxError
 from agentruns.sandbox.protocol import SandboxLimits
-from tests.sandbox.conftest import LIMITS, pids_running, wait_until_gone, wait_until_running
+from tests.sandbox.conftest import (
+    LIMITS,
+    kill_a_service_while_it_starts_a_command,
+    pids_running,
+    wait_until_gone,
+    wait_until_running,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -321,3 +327,12 @@ def _argv(pid: int) -> list[str]:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
     except OSError:
         return []
+
+
+# bubblewrap takes a few milliseconds to start: every half millisecond of them, and once the command runs.
+@pytest.mark.parametrize("delay", [*(i * 0.0005 for i in range(24)), 0.02, 0.05, None])
+async def test_a_command_dies_with_its_service_whenever_the_service_dies(workspace: Path, delay: float | None) -> None:
+    # bubblewrap's --die-with-parent alone missed a service killed while bubblewrap started.
+    seconds = kill_a_service_while_it_starts_a_command("bubblewrap", "BubblewrapSandbox", workspace, delay)
+
+    assert await wait_until_gone(seconds, seconds=5) == [], "a process of the sandbox outlived its service"

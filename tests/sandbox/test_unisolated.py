@@ -9,7 +9,7 @@ import pytest
 from agentruns.sandbox.errors import PathOutsideWorkspace
 from agentruns.sandbox.protocol import SandboxLimits
 from agentruns.sandbox.unisolated import SubprocessSandbox
-from tests.sandbox.conftest import LIMITS, wait_until_gone, wait_until_running
+from tests.sandbox.conftest import LIMITS, kill_a_service_while_it_starts_a_command, wait_until_gone, wait_until_running
 
 pytestmark = pytest.mark.anyio
 
@@ -59,3 +59,10 @@ async def test_time_limit_and_cancellation_kill_the_command(workspace: Path) -> 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await wait_until_gone(seconds) == []
+
+
+@pytest.mark.parametrize("delay", [0, 0.005, 0.01, 0.02, None])
+async def test_a_command_dies_with_its_service_whenever_the_service_dies(workspace: Path, delay: float | None) -> None:
+    seconds = kill_a_service_while_it_starts_a_command("unisolated", "SubprocessSandbox", workspace, delay)
+
+    assert await wait_until_gone(seconds, seconds=5) == [], "a process of the command outlived its service"

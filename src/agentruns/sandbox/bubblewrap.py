@@ -171,20 +171,21 @@ class BubblewrapSandbox:
         bwrap = self._bwrap
         limit = self.limits.command_timeout_seconds if timeout_seconds is None else timeout_seconds
         etc_fds = {name: data_fd(text) for name, text in generated_etc(network=self.network).items()}
-        info_read, info_write = os.pipe()
-        os.set_blocking(info_read, False)
+        # A file, not a pipe: bubblewrap writing to a pipe whose reader died (the service) would die of
+        # SIGPIPE and leave its half-made sandbox waiting forever for it.
+        info_fd = os.memfd_create("bwrap-info")
         try:
             finished = await run_tree(
-                lambda started: bwrap_argv(
-                    bwrap, self.workspace, self.limits, network=self.network, etc_fds=etc_fds, info_fd=info_write,
-                    command=launcher(command, self.limits, limit, started),
+                lambda fds: bwrap_argv(
+                    bwrap, self.workspace, self.limits, network=self.network, etc_fds=etc_fds, info_fd=info_fd,
+                    command=launcher(command, self.limits, limit, fds, kill_scope="-1"),
                 ),
                 timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
-                pass_fds=(info_write, *etc_fds.values()), user=self._owner, env={"PATH": os.defpath},
-                settle=lambda: _namespace_gone(info_read),
+                pass_fds=(info_fd, *etc_fds.values()), user=self._owner, env={"PATH": os.defpath},
+                settle=lambda: _namespace_gone(info_fd),
             )  # fmt: skip
         finally:
-            for fd in (info_read, info_write, *etc_fds.values()):
+            for fd in (info_fd, *etc_fds.values()):
                 os.close(fd)
         if not finished.launched and not finished.result.timed_out and self.state == "running":
             self.state = "error"
@@ -227,9 +228,9 @@ def check_reachable(directory: Path, owner: tuple[int, int]) -> None:
 async def _namespace_gone(info_fd: int) -> None:
     """Wait until the jail's init, and so its whole pid namespace, is gone (bwrap's info names its pid)."""
     try:
-        info: dict[str, object] = json.loads(os.read(info_fd, 65536) or b"{}")
+        info: dict[str, object] = json.loads(os.pread(info_fd, 65536, 0) or b"{}")
         pid = info["child-pid"]
-    except (BlockingIOError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return  # bubblewrap failed before it made the namespace
     if not isinstance(pid, int):
         return

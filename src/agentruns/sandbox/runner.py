@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits
 
@@ -25,9 +26,18 @@ _SETTLE_SECONDS = 5.0  # how long a killed tree may take to vanish before we sto
 # killing the writer. An OOM score adjustment of 1000 makes the kernel's OOM killer take sandbox
 # processes before the service's when the host runs out of memory (a command may lower it back to the
 # default 0, never below). Writing to the `started` pipe tells the runner the sandbox itself came up.
+#
+# The watcher makes the command die with the service, whenever the service dies. The service holds the
+# only write end of the `alive` pipe for as long as it waits for the command; when the service's process
+# dies, the kernel closes it, the watcher's read ends, and it kills every process it may: the whole
+# sandbox in bubblewrap's pid namespace (`-1`), the process group without one (`0`). bubblewrap's
+# --die-with-parent alone leaves a gap: a service killed while bubblewrap starts, before its processes
+# asked for that signal, left the command running with no one to end it.
 _LAUNCHER = """\
 ulimit -c 0 -d {data_kib} -f {file_kib} -n {open_files} -t {cpu_seconds} -u {processes} || exit 125
 echo 1000 2>/dev/null >/proc/self/oom_score_adj
+( exec </dev/null >/dev/null 2>&1 {started}>&-; read -r -u {alive} _; kill -KILL {kill_scope} ) &
+exec {alive}<&-
 printf . >&{started} && exec {started}>&-
 trap '' XFSZ
 if command -v nice >/dev/null; then exec nice -n {niceness} bash -c "$1"; fi
@@ -35,8 +45,22 @@ exec bash -c "$1"
 """
 
 
-def launcher(command: str, limits: SandboxLimits, timeout_seconds: float, started_fd: int) -> list[str]:
-    """The argv that applies `limits` and then runs `bash -c command`.
+@dataclass(frozen=True, slots=True)
+class LauncherFds:
+    """The fds the launcher inherits: `started`, which it writes to once it runs, and `alive` (see above)."""
+
+    started: int
+    alive: int
+
+
+KillScope = Literal["-1", "0"]
+"""Whom the watcher kills: every process it may signal (in a pid namespace of its own) or its process group."""
+
+
+def launcher(
+    command: str, limits: SandboxLimits, timeout_seconds: float, fds: LauncherFds, kill_scope: KillScope
+) -> list[str]:
+    """The argv that applies `limits`, starts the watcher and then runs `bash -c command`.
 
     Memory is RLIMIT_DATA (heap and private writable mappings, per process) rather than RLIMIT_AS: address
     space a runtime merely reserves (the JVM's class space, V8's cage) is not memory used, and RLIMIT_AS
@@ -62,7 +86,9 @@ def launcher(command: str, limits: SandboxLimits, timeout_seconds: float, starte
         open_files=values[resource.RLIMIT_NOFILE],
         cpu_seconds=values[resource.RLIMIT_CPU],
         processes=values[resource.RLIMIT_NPROC],
-        started=started_fd,
+        started=fds.started,
+        alive=fds.alive,
+        kill_scope=kill_scope,
         niceness=NICENESS,
     )
     return ["bash", "-c", script, "agentruns-launcher", command]
@@ -77,7 +103,7 @@ class Finished:
 
 
 async def run_tree(
-    argv_for: Callable[[int], Sequence[str]],
+    argv_for: Callable[[LauncherFds], Sequence[str]],
     *,
     timeout_seconds: float,
     output_chars: int,
@@ -94,7 +120,7 @@ async def run_tree(
     (the provider's wait for processes outside the session, such as a pid namespace) is awaited.
 
     Args:
-        argv_for: The argv, given the fd number the launcher writes to once it runs.
+        argv_for: The argv, given the fds the launcher inherits.
         timeout_seconds: The time limit.
         output_chars: Characters of stdout and of stderr to keep.
         sessions: The sandbox's running commands; this one is among them until it settled.
@@ -108,21 +134,24 @@ async def run_tree(
     stderr, stderr_fd = await _Capture.open(output_chars * 4)
     started_read, started_write = os.pipe()
     os.set_blocking(started_read, False)
+    alive_read, alive_write = os.pipe()  # both ends close on exec: only the read end is passed on, below
     uid, gid = user if user is not None else (None, None)
     began = time.monotonic()
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv_for(started_write), stdin=asyncio.subprocess.DEVNULL, stdout=stdout_fd, stderr=stderr_fd,
-            pass_fds=(started_write, *pass_fds), start_new_session=True, cwd=cwd, env=env, umask=0o022,
+            *argv_for(LauncherFds(started=started_write, alive=alive_read)), stdin=asyncio.subprocess.DEVNULL,
+            stdout=stdout_fd, stderr=stderr_fd, pass_fds=(started_write, alive_read, *pass_fds),
+            start_new_session=True, cwd=cwd, env=env, umask=0o022,
             user=uid, group=gid, extra_groups=[] if user is not None else None,
         )  # fmt: skip
     except BaseException:
         stdout.close()
         stderr.close()
         os.close(started_read)
+        os.close(alive_write)
         raise
     finally:
-        for fd in (stdout_fd, stderr_fd, started_write):
+        for fd in (stdout_fd, stderr_fd, started_write, alive_read):
             os.close(fd)
     sessions.add(process.pid)
     timed_out = False
@@ -141,6 +170,7 @@ async def run_tree(
             sessions.discard(process.pid)
             launched = _read_nowait(started_read) == b"."
             os.close(started_read)
+            os.close(alive_write)  # only now: closing it earlier would have the watcher kill the command
     code = process.returncode
     if timed_out:
         exit_code = None

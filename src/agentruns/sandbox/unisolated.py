@@ -49,7 +49,7 @@ class SubprocessSandbox:
         # The service's environment holds its secrets (provider keys, database URL): none of it is passed.
         env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.workspace), "LANG": "C.UTF-8"}
         finished = await run_tree(
-            lambda started: launcher(command, self.limits, limit, started),
+            lambda fds: launcher(command, self.limits, limit, fds, kill_scope="0"),
             timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
             cwd=self.workspace, env=env,
         )  # fmt: skip
