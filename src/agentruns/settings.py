@@ -1,10 +1,10 @@
 """Every setting of agentruns in one place, read from `AGENTRUNS_*` environment variables."""
 
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Self
 
 import limits
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./.agentruns/agentruns.db"
@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=500, ge=1, description="Runs one worker executes at once.")
     org_concurrency: int = Field(default=100, ge=1, description="Runs one organization may have running at once.")
     queue_poll_seconds: float = Field(default=0.2, gt=0, le=10, description="How often a worker looks for queued runs.")
+    worker_heartbeat_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How often a worker tells the others that it is alive."
+    )
+    worker_dead_after_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How long a worker's silence lasts before others take over its runs (at least 3 heartbeats).",
+    )
     run_time_limit_seconds: float = Field(default=1800, gt=0, description="Time limit of a run (agents may set less).")
     max_model_requests: int = Field(
         default=50, ge=1, description="Model requests one run may make (an agent or a run may set another)."
@@ -100,6 +109,15 @@ class Settings(BaseSettings):
     webhook_ca_bundle: str | None = Field(
         default=None, description="A PEM file of CA certificates trusted for webhook targets, besides the system's."
     )
+
+    @model_validator(mode="after")
+    def _dead_after_several_heartbeats(self) -> Self:
+        # A worker declared dead while it is alive would have its runs executed twice: one late beat must not.
+        if self.worker_dead_after_seconds < 3 * self.worker_heartbeat_seconds:
+            raise ValueError(
+                "AGENTRUNS_WORKER_DEAD_AFTER_SECONDS must be at least 3 times AGENTRUNS_WORKER_HEARTBEAT_SECONDS"
+            )
+        return self
 
     @field_validator("rate_limit")
     @classmethod

@@ -22,6 +22,14 @@ from tests.support.servers import running_server
 from tests.support.workers import WorkerProcess
 
 
+def quick_worker(url: str, workspaces: Path, stub_url: str, executor_id: str) -> WorkerProcess:
+    """A worker whose runs another takes over 2 s after its heart stops, not 10: one run does not make it miss beats."""
+    return WorkerProcess(
+        url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor_id,
+        worker_heartbeat_seconds="0.5", worker_dead_after_seconds="2",
+    )  # fmt: skip
+
+
 @pytest.fixture
 def fresh(backend: str, tmp_path: Path) -> Iterator[tuple[str, httpx.Client]]:
     """A database of its own, with an API server and a client: no other worker can interfere."""
@@ -50,7 +58,7 @@ def test_a_stopped_worker_run_resumes_with_no_step_twice(
     stub, stub_url = model_stub
     marker = f"crash-{os.urandom(4).hex()}"
     # Unique, to find the tool's processes on the host; longer than the wait below, so that only a kill ends it.
-    seconds = f"12.{int.from_bytes(os.urandom(2)) % 10_000:04d}"
+    seconds = f"6.{int.from_bytes(os.urandom(2)) % 10_000:04d}"
     prompt = "\n".join([
         marker,
         'call bash {"command": "echo one | tee one.txt"}',
@@ -58,7 +66,7 @@ def test_a_stopped_worker_run_resumes_with_no_step_twice(
         'call bash {"command": "cat one.txt; echo three"}',  # in the resumed run's new sandbox
         "reply done",
     ])  # fmt: skip
-    first = WorkerProcess(url, workspaces, openai_compatible_base_url=stub_url, executor_id="worker-a")
+    first = quick_worker(url, workspaces, stub_url, "worker-a")
     run = make_run(client, make_agent(client, model="openai-compatible/gpt-4o")["id"], prompt=prompt)
     assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
     steps = lambda: client.get(f"/agent/v1/run/{run['id']}").json()["steps"]  # noqa: E731
@@ -67,11 +75,11 @@ def test_a_stopped_worker_run_resumes_with_no_step_twice(
         first.kill()
     else:
         first.stop()
-    wait_until(lambda: not sleeping(seconds), timeout=10)  # the tool's processes died with their worker
+    wait_until(lambda: not sleeping(seconds), timeout=5)  # the tool's processes died with their worker
     assert client.get(f"/agent/v1/run/{run['id']}/status").json()["status"] == "running"
     killed_at = time.monotonic()
     executor = "worker-a" if second_worker == "restarted" else "worker-b"
-    second = WorkerProcess(url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor)
+    second = quick_worker(url, workspaces, stub_url, executor)
     try:
         assert wait_for_status(client, run["id"], timeout=60)["status"] == "completed"
         print(f"after {ending}, the {second_worker} worker finished the run in {time.monotonic() - killed_at:.1f} s")

@@ -48,8 +48,6 @@ log = logging.getLogger("agentruns.worker")
 # Importing the workflow registers it with DBOS, which must happen before DBOS launches.
 REGISTERED_WORKFLOWS = (run_workflow,)
 
-HEARTBEAT_SECONDS = 2.0
-DEAD_AFTER_SECONDS = 10.0
 CANCEL_CHECK_SECONDS = 0.2
 ORPHAN_CHECK_SECONDS = 5.0
 WAIT_CHECK_SECONDS = 1.0
@@ -102,12 +100,11 @@ class Worker:
         )
         await self._beat()
         await self._webhooks.start()
+        heartbeat = self.settings.worker_heartbeat_seconds
         self._loops = [
-            asyncio.create_task(self._every(HEARTBEAT_SECONDS, self._beat), name="agentruns-heartbeat"),
+            asyncio.create_task(self._every(heartbeat, self._beat), name="agentruns-heartbeat"),
             asyncio.create_task(self._every(WEBHOOK_SWEEP_SECONDS, self._webhooks.sweep), name="agentruns-webhooks"),
-            asyncio.create_task(
-                self._every(HEARTBEAT_SECONDS, self._take_over_dead_workers), name="agentruns-takeover"
-            ),
+            asyncio.create_task(self._every(heartbeat, self._take_over_dead_workers), name="agentruns-takeover"),
             asyncio.create_task(self._every(CANCEL_CHECK_SECONDS, self._stop_cancelled_runs), name="agentruns-cancel"),
             asyncio.create_task(self._every(ORPHAN_CHECK_SECONDS, self._fail_orphans), name="agentruns-orphans"),
             asyncio.create_task(self._every(WAIT_CHECK_SECONDS, self._time_out_waits), name="agentruns-waits"),
@@ -164,7 +161,7 @@ class Worker:
 
     async def _take_over_dead_workers(self) -> None:
         """Recover the runs of workers whose heart stopped; the one that deletes a dead worker's row does it."""
-        cutoff = clock.now() - timedelta(seconds=DEAD_AFTER_SECONDS)
+        cutoff = clock.now() - timedelta(seconds=self.settings.worker_dead_after_seconds)
         async with self.db.read() as session:
             dead = list(await session.scalars(select(WorkerRow.executor_id).where(WorkerRow.heartbeat_at < cutoff)))
         for executor_id in dead:
