@@ -7,12 +7,6 @@ from dataclasses import dataclass
 
 import httpx2
 from pydantic_ai.models import Model, create_async_httpx2_client
-from pydantic_ai.models.anthropic import AnthropicModel
-from pydantic_ai.models.google import GoogleModel
-from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
-from pydantic_ai.providers.anthropic import AnthropicProvider
-from pydantic_ai.providers.google import GoogleProvider
-from pydantic_ai.providers.openai import OpenAIProvider
 
 from agentruns.agent.offline import OfflineModel
 from agentruns.settings import Settings
@@ -90,18 +84,32 @@ def _credentials(settings: Settings) -> tuple[str | None, ...]:
 
 
 def _new_model(model_id: str, settings: Settings, http: httpx2.AsyncClient | None) -> Model:
+    # Each provider's SDK is imported on first use: together they take seconds to import, which every
+    # process start (a worker, the API, the CLI) would pay for providers it may never call.
     ref = ModelRef.parse(model_id)
     if ref.provider == "offline":
         return OfflineModel(ref.name)
     if ref.provider == "anthropic":
+        from pydantic_ai.models.anthropic import AnthropicModel
+        from pydantic_ai.providers.anthropic import AnthropicProvider
+
         provider = AnthropicProvider(api_key=_env("ANTHROPIC_API_KEY"), http_client=http)
         return AnthropicModel(ref.name, provider=provider)
     if ref.provider == "openai":
+        from pydantic_ai.models.openai import OpenAIResponsesModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
         return OpenAIResponsesModel(ref.name, provider=OpenAIProvider(api_key=_env("OPENAI_API_KEY"), http_client=http))
     if ref.provider == "google":
+        from pydantic_ai.models.google import GoogleModel
+        from pydantic_ai.providers.google import GoogleProvider
+
         provider = GoogleProvider(api_key=_env("GOOGLE_API_KEY", "GEMINI_API_KEY"), http_client=http)
         return GoogleModel(ref.name, provider=provider)
     if ref.provider == "openai-compatible":
+        from pydantic_ai.models.openai import OpenAIChatModel
+        from pydantic_ai.providers.openai import OpenAIProvider
+
         key = settings.openai_compatible_api_key
         provider = OpenAIProvider(
             base_url=settings.openai_compatible_base_url,
