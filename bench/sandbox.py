@@ -23,7 +23,8 @@ from pathlib import Path
 from tests.support.workspaces import reachable_directory
 
 from agentruns.sandbox.availability import check_bubblewrap, make_sandbox
-from agentruns.sandbox.bubblewrap import BubblewrapSandbox, bwrap_argv, data_fd, generated_etc, host_user
+from agentruns.sandbox.bubblewrap import BubblewrapSandbox, bwrap_argv, host_user
+from agentruns.sandbox.etc import prepared_etc
 from agentruns.sandbox.protocol import Sandbox, SandboxLimits
 from agentruns.sandbox.unisolated import SubprocessSandbox
 from bench.support import load_average, percentile
@@ -88,7 +89,7 @@ class Variants:
         await sandbox.stop()
 
     async def start_only(self, number: int) -> None:
-        """`start()` alone: the workspace made and handed to the sandbox's user, and its check (one jail)."""
+        """`start()` alone: the workspace made and handed to the sandbox's user (no jail: see `start`)."""
         sandbox = make_sandbox(self.workspace("start", number), LIMITS, allow_unisolated=False, network=False)
         await sandbox.start()
         await sandbox.stop()
@@ -106,21 +107,20 @@ class Variants:
     async def bwrap_true(self, _: int) -> None:
         """Diagnostic: bubblewrap with the sandbox's command line running `true` itself (no launcher, no runner)."""
         assert self.started is not None
-        etc_fds = {name: data_fd(text) for name, text in generated_etc(network=False).items()}
-        info_read, info_write = os.pipe()
+        etc = prepared_etc(self.started.workspace.parent, network=False)
+        info_fd = os.memfd_create("bwrap-info")
         owner = host_user()
         uid, gid = owner if owner is not None else (None, None)
-        argv = bwrap_argv(self.bwrap, self.started.workspace, LIMITS, network=False, etc_fds=etc_fds,
-                          info_fd=info_write, command=["true"])  # fmt: skip
+        argv = bwrap_argv(self.bwrap, self.started.workspace, LIMITS, network=False, etc=etc, info_fd=info_fd,
+                          command=["true"])  # fmt: skip
         try:
             process = await asyncio.create_subprocess_exec(
-                *argv, pass_fds=(info_write, *etc_fds.values()), env={"PATH": os.defpath}, user=uid, group=gid,
+                *argv, pass_fds=(info_fd,), env={"PATH": os.defpath}, user=uid, group=gid,
                 extra_groups=[] if owner is not None else None,
             )  # fmt: skip
             code = await process.wait()
         finally:
-            for fd in (info_read, info_write, *etc_fds.values()):
-                os.close(fd)
+            os.close(info_fd)
         if code != 0:
             raise RuntimeError(f"bwrap … true ended with {code}")
 
@@ -163,7 +163,7 @@ async def measure(directory: Path, starts: int, warmup: int) -> tuple[dict[str, 
 _ROWS = (
     ("baseline", "baseline: `true` via asyncio.create_subprocess_exec"),
     ("start+true", "sandbox start + `true` (the target)"),
-    ("start", "sandbox start alone (it runs one check jail)"),
+    ("start", "sandbox start alone (no jail yet)"),
     ("run true", "`true` in a started sandbox (one tool call)"),
     ("bwrap true", "diagnostic: bwrap's argv running `true` directly"),
     ("unisolated true", "diagnostic: launcher + runner, no jail"),

@@ -111,7 +111,7 @@ def kill_a_service_while_it_starts_a_command(module: str, cls: str, workspace: P
         assert service.stdout.readline() == "starting\n", "the service did not start its sandbox"
         if delay is None:
             deadline = time.monotonic() + 10
-            while not any(_argv(pid) == ["sleep", seconds] for pid in pids_running(seconds)):
+            while not commands_running(seconds):
                 assert time.monotonic() < deadline, "the command did not start"
                 time.sleep(0.01)
         else:
@@ -122,6 +122,11 @@ def kill_a_service_while_it_starts_a_command(module: str, cls: str, workspace: P
         if service.stdout is not None:
             service.stdout.close()
     return seconds
+
+
+def commands_running(seconds: str) -> list[int]:
+    """The pids of the test command `sleep SECONDS` itself (bubblewrap's and bash's command lines name it too)."""
+    return [pid for pid in pids_running(seconds) if _argv(pid) == ["sleep", seconds]]
 
 
 def _argv(pid: int) -> list[str]:

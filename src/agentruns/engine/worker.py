@@ -32,6 +32,7 @@ from agentruns.engine.workflow import run_workflow
 from agentruns.engine.workspace_sweep import sweep, sweep_interval
 from agentruns.events.webhook_sender import SWEEP_SECONDS as WEBHOOK_SWEEP_SECONDS
 from agentruns.events.webhook_sender import WebhookSender
+from agentruns.sandbox.orphans import kill_orphaned_jails
 from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
@@ -51,6 +52,7 @@ REGISTERED_WORKFLOWS = (run_workflow,)
 CANCEL_CHECK_SECONDS = 0.2
 ORPHAN_CHECK_SECONDS = 5.0
 WAIT_CHECK_SECONDS = 1.0
+JAIL_SWEEP_SECONDS = 10.0
 
 
 def default_executor_id() -> str:
@@ -99,6 +101,7 @@ class Worker:
             on_conflict="always_update",
         )
         await self._beat()
+        await self._kill_orphaned_jails()
         await self._webhooks.start()
         heartbeat = self.settings.worker_heartbeat_seconds
         self._loops = [
@@ -108,6 +111,7 @@ class Worker:
             asyncio.create_task(self._every(CANCEL_CHECK_SECONDS, self._stop_cancelled_runs), name="agentruns-cancel"),
             asyncio.create_task(self._every(ORPHAN_CHECK_SECONDS, self._fail_orphans), name="agentruns-orphans"),
             asyncio.create_task(self._every(WAIT_CHECK_SECONDS, self._time_out_waits), name="agentruns-waits"),
+            asyncio.create_task(self._every(JAIL_SWEEP_SECONDS, self._kill_orphaned_jails), name="agentruns-jails"),
             asyncio.create_task(
                 self._every(sweep_interval(self.settings.workspace_keep_seconds), self._sweep_workspaces),
                 name="agentruns-workspaces",
@@ -172,6 +176,10 @@ class Worker:
             if changed(claimed):
                 handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])  # pyright: ignore[reportPrivateUsage]
                 log.warning("worker %s is gone; %d of its runs were taken over", executor_id, len(handles))
+
+    async def _kill_orphaned_jails(self) -> None:
+        """Kill what sandboxes of dead services on this host left running (`sandbox/orphans.py`)."""
+        await asyncio.to_thread(kill_orphaned_jails)
 
     async def _sweep_workspaces(self) -> None:
         """Delete the workspaces whose keep time is over (`engine/workspace_sweep.py`)."""

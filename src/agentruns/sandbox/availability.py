@@ -9,8 +9,9 @@ from pathlib import Path
 
 from agentruns.sandbox import workspace as files
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
-from agentruns.sandbox.bubblewrap import BubblewrapSandbox, bwrap_argv, data_fd, generated_etc, host_user
+from agentruns.sandbox.bubblewrap import BubblewrapSandbox, bwrap_argv, host_user
 from agentruns.sandbox.errors import SandboxUnavailable
+from agentruns.sandbox.etc import prepare_etc
 from agentruns.sandbox.plugins import plugin_factory
 from agentruns.sandbox.protocol import Sandbox, SandboxLimits
 from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
@@ -54,21 +55,19 @@ def check_bubblewrap(executable: str = "bwrap") -> str | None:
             os.chmod(base, 0o711)  # noqa: S103 - the probe's host user must reach its workspace, as in a run
             files.give_to(workspace, owner)
         uid, gid = owner if owner is not None else (None, None)
-        etc_fds = {name: data_fd(text) for name, text in generated_etc(network=False).items()}
-        info_read, info_write = os.pipe()
-        argv = bwrap_argv(bwrap, workspace, SandboxLimits(cpu=1, memory_mib=256), network=False,
-                          etc_fds=etc_fds, info_fd=info_write, command=["true"])  # fmt: skip
+        info_fd = os.memfd_create("bwrap-info")
         try:
+            etc = prepare_etc(Path(base), network=False)
+            argv = bwrap_argv(bwrap, workspace, SandboxLimits(cpu=1, memory_mib=256), network=False, etc=etc,
+                              info_fd=info_fd, command=["true"])  # fmt: skip
             probe = subprocess.run(  # noqa: S603 - a fixed command line
                 argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_SECONDS, env={"PATH": os.defpath},
-                pass_fds=(info_write, *etc_fds.values()), user=uid, group=gid,
-                extra_groups=[] if owner is not None else None, check=False,
+                pass_fds=(info_fd,), user=uid, group=gid, extra_groups=[] if owner is not None else None, check=False,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bubblewrap ({bwrap}) could not be run: {exc}"
         finally:
-            for fd in (info_read, info_write, *etc_fds.values()):
-                os.close(fd)
+            os.close(info_fd)
     if probe.returncode != 0:
         said = probe.stderr.strip() or f"exit status {probe.returncode}"
         return f"bubblewrap ({bwrap}) cannot create its sandbox here: {said}. {_USERNS_HELP}"

@@ -1,7 +1,6 @@
 """The bubblewrap provider: each command in fresh namespaces that see only the workspace and a shell's needs."""
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -10,39 +9,17 @@ from pathlib import Path
 
 from agentruns.sandbox import workspace as files
 from agentruns.sandbox.errors import SandboxError
+from agentruns.sandbox.etc import HOSTNAME, SANDBOX_UID, prepared_etc
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits, SandboxState
 from agentruns.sandbox.runner import Sessions, launcher, run_tree
 
 PROVIDER = "bubblewrap"
-SANDBOX_UID = 1000
-"""The uid (and gid) of commands inside: an ordinary user with no capabilities."""
 HOST_UID = 65534
 """The host uid (and gid) bubblewrap runs as when the service is root: `nobody`, never root (see docs)."""
-HOSTNAME = "sandbox"
 SHM_MIB = 64
 
 # Top-level host paths a shell needs, each a symlink into /usr (merged /usr) or a directory.
 _ROOT_ENTRIES = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-# Host files of /etc that hold no secret and that programs need: the dynamic linker's cache, the
-# Debian alternatives (`awk`, `editor`, … are symlinks through them) and the time zone.
-_HOST_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "services", "protocols")
-# And with network: name resolution and TLS roots.
-_HOST_ETC_NETWORK = (
-    "gai.conf", "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "ca-certificates.conf",
-    "pki/tls/certs", "pki/ca-trust/extracted",  # not /etc/ssl/private nor /etc/pki/tls/private
-)  # fmt: skip
-_PASSWD = f"""\
-root:x:0:0:root:/root:/usr/sbin/nologin
-sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/workspace:/bin/bash
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-"""
-_GROUP = f"root:x:0:\nsandbox:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
-_HOSTS = f"127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n127.0.1.1 {HOSTNAME}\n"
-_NSSWITCH = "".join(
-    f"{database}: {sources}\n"
-    for database, sources in [("passwd", "files"), ("group", "files"), ("shadow", "files"), ("hosts", "files dns"),
-                              ("networks", "files"), ("protocols", "files"), ("services", "files")]
-)  # fmt: skip
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
     "HOME": files.MOUNT_POINT,
@@ -59,22 +36,13 @@ def host_user() -> tuple[int, int] | None:
     return (HOST_UID, HOST_UID) if os.geteuid() == 0 else None
 
 
-def generated_etc(*, network: bool) -> dict[str, str]:
-    """The files of /etc written for the sandbox (never copied from the host's /etc but resolv.conf)."""
-    etc = {"passwd": _PASSWD, "group": _GROUP, "hosts": _HOSTS, "hostname": f"{HOSTNAME}\n", "nsswitch.conf": _NSSWITCH}
-    if network:
-        with contextlib.suppress(OSError):
-            etc["resolv.conf"] = Path("/etc/resolv.conf").read_text()
-    return etc
-
-
 def bwrap_argv(
     bwrap: str,
     workspace: Path,
     limits: SandboxLimits,
     *,
     network: bool,
-    etc_fds: dict[str, int],
+    etc: Path,
     info_fd: int,
     command: Sequence[str],
 ) -> list[str]:
@@ -85,7 +53,7 @@ def bwrap_argv(
         workspace: The host directory mounted read-write at /workspace.
         limits: Sizes of /tmp.
         network: Whether to keep the host's network namespace.
-        etc_fds: Readable fds whose content becomes /etc/NAME (see `generated_etc`).
+        etc: The directory bound read-only as /etc (see `sandbox/etc.py`).
         info_fd: Where bubblewrap writes the host pid of the sandbox's init (its pid namespace lives as long).
         command: What to run inside.
     """
@@ -104,11 +72,7 @@ def bwrap_argv(
     # Fresh tmpfs for /tmp and /dev/shm; they live in RAM, so they are bounded like the memory.
     tmp_bytes, shm_bytes = str(limits.memory_mib * 1024 * 1024), str(SHM_MIB * 1024 * 1024)
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", shm_bytes, "--tmpfs", "/dev/shm"]  # noqa: S108
-    argv += ["--size", tmp_bytes, "--tmpfs", "/tmp", "--dir", "/etc"]  # noqa: S108
-    for name, fd in etc_fds.items():
-        argv += ["--perms", "0644", "--ro-bind-data", str(fd), f"/etc/{name}"]
-    for name in (*_HOST_ETC, *(_HOST_ETC_NETWORK if network else ())):
-        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    argv += ["--size", tmp_bytes, "--tmpfs", "/tmp", "--ro-bind", str(etc), "/etc"]  # noqa: S108
     argv += ["--bind", str(workspace), files.MOUNT_POINT]
     # Nothing but /workspace, /tmp and /dev/shm is writable; bubblewrap's root and /dev are tmpfs otherwise.
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", files.MOUNT_POINT, "--clearenv"]
@@ -116,16 +80,6 @@ def bwrap_argv(
         argv += ["--setenv", name, value]
     argv += ["--info-fd", str(info_fd), "--", *command]
     return argv
-
-
-def data_fd(text: str) -> int:
-    """A pipe's read end holding `text` (small enough for the pipe's buffer), for `--ro-bind-data`."""
-    read_fd, write_fd = os.pipe()
-    try:
-        os.write(write_fd, text.encode())
-    finally:
-        os.close(write_fd)
-    return read_fd
 
 
 class BubblewrapSandbox:
@@ -150,7 +104,11 @@ class BubblewrapSandbox:
         self._sessions = Sessions()
 
     async def start(self) -> None:
-        """Create the workspace, give it to the sandbox's host user and check that a command runs."""
+        """Create the workspace, give it to the sandbox's host user and prepare /etc; no jail starts yet.
+
+        That bubblewrap can make a jail here was checked when the worker started (`check_bubblewrap`); what
+        can differ per run is checked here. A jail that still fails to come up fails its command (see `run`).
+        """
         try:
             if self._bwrap is None:
                 raise SandboxError(f"bubblewrap ({self._bwrap_setting!r}) is not installed: apt-get install bubblewrap")
@@ -158,8 +116,8 @@ class BubblewrapSandbox:
             if self._owner is not None:
                 check_reachable(self.workspace.parent, self._owner)
                 files.give_to(self.workspace, self._owner)
+            await asyncio.to_thread(prepared_etc, self.workspace.parent, network=self.network)
             self.state = "running"
-            await self.run("true", timeout_seconds=30)
         except BaseException:
             self.state = "error"
             raise
@@ -170,23 +128,22 @@ class BubblewrapSandbox:
             raise SandboxError(f"the sandbox is not running (it is {self.state})")
         bwrap = self._bwrap
         limit = self.limits.command_timeout_seconds if timeout_seconds is None else timeout_seconds
-        etc_fds = {name: data_fd(text) for name, text in generated_etc(network=self.network).items()}
+        etc = prepared_etc(self.workspace.parent, network=self.network)
         # A file, not a pipe: bubblewrap writing to a pipe whose reader died (the service) would die of
         # SIGPIPE and leave its half-made sandbox waiting forever for it.
         info_fd = os.memfd_create("bwrap-info")
         try:
             finished = await run_tree(
                 lambda fds: bwrap_argv(
-                    bwrap, self.workspace, self.limits, network=self.network, etc_fds=etc_fds, info_fd=info_fd,
+                    bwrap, self.workspace, self.limits, network=self.network, etc=etc, info_fd=info_fd,
                     command=launcher(command, self.limits, limit, fds, kill_scope="-1"),
                 ),
                 timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
-                pass_fds=(info_fd, *etc_fds.values()), user=self._owner, env={"PATH": os.defpath},
+                pass_fds=(info_fd,), user=self._owner, env={"PATH": os.defpath},
                 settle=lambda: _namespace_gone(info_fd),
             )  # fmt: skip
         finally:
-            for fd in (info_fd, *etc_fds.values()):
-                os.close(fd)
+            os.close(info_fd)
         if not finished.launched and not finished.result.timed_out and self.state == "running":
             self.state = "error"
             raise SandboxError(f"bubblewrap could not start the sandbox: {finished.result.stderr.strip()}")

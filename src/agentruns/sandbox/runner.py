@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from agentruns.sandbox.orphans import owner_mark
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits
 
 NICENESS = 10
@@ -91,7 +92,7 @@ def launcher(
         kill_scope=kill_scope,
         niceness=NICENESS,
     )
-    return ["bash", "-c", script, "agentruns-launcher", command]
+    return ["bash", "-c", script, owner_mark(), command]
 
 
 @dataclass(frozen=True, slots=True)
