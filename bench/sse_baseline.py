@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from agentruns.cli.serve import EVENT_LOOP, HTTP_PROTOCOL
 from bench.event_payloads import baseline_payload
 
 _subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.sse_baseline", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    # The same HTTP stack as `agentruns serve`, so that the comparison is of what runs on top of it.
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", http=HTTP_PROTOCOL, loop=EVENT_LOOP)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from agentruns.api.app import create_app
+from agentruns.cli.serve import EVENT_LOOP, HTTP_PROTOCOL
 from agentruns.settings import Settings
 
 
@@ -31,7 +32,9 @@ def running_server(settings: Settings) -> Iterator[str]:
 def serving(app: ASGIApp) -> Iterator[str]:
     """Serve an ASGI app on loopback until the block ends; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=HTTP_PROTOCOL, loop=EVENT_LOOP
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

@@ -30,6 +30,8 @@ from agentruns.storage.queries import events
 from agentruns.storage.queries.events import TERMINAL_EVENTS
 
 READ_BATCH = 500
+KEEP_READ_SECONDS = 1.0
+"""How long a finished read of the log may serve streams that ask for the same events, if no ring came since."""
 CLOSE = "close"
 
 log = logging.getLogger("agentruns.events")
@@ -91,11 +93,18 @@ async def _read(db: Database, run_id: str, last: int) -> _Read:
     return _Read(run, ended, [_stored(event) for event in batch], None if final is None else (final.seq, final.name))
 
 
+def _done(key: _Key, task: "asyncio.Task[_Read]") -> None:
+    if not task.cancelled() and task.exception() is None:
+        # Kept a while for the streams that a ring woke but that run only after the read ended: with
+        # 1,000 streams that is most of them, and each would otherwise start a read of its own.
+        task.get_loop().call_later(KEEP_READ_SECONDS, _forget, key, task)
+    else:  # the exception is retrieved, so that a failed read no stream awaits any more is not logged
+        _forget(key, task)
+
+
 def _forget(key: _Key, task: "asyncio.Task[_Read]") -> None:
     if _reads.get(key, (0, None))[1] is task:
         del _reads[key]
-    if not task.cancelled():
-        task.exception()  # retrieved here, so that a failed read no stream awaits any more is not logged
 
 
 async def _shared_read(db: Database, run_id: str, last: int, fresh_from: int, hub: EventHub) -> _Read:
@@ -110,7 +119,7 @@ async def _shared_read(db: Database, run_id: str, last: int, fresh_from: int, hu
         started = hub.ticks()
         task = loop.create_task(_read(db, run_id, last), name=f"agentruns-events-read-{run_id}")
         _reads[key] = (started, task)
-        task.add_done_callback(lambda done: _forget(key, done))
+        task.add_done_callback(lambda done: _done(key, done))
     return await asyncio.shield(task)
 
 
