@@ -1,12 +1,13 @@
 """The run event log: numbered 1, 2, 3 … per run, each recorded item once, nothing after the terminal event."""
 
 import asyncio
+import json
 
 import httpx
 from sqlalchemy import select
 
 from agentruns import clock
-from agentruns.storage.models import Run
+from agentruns.storage.models import Run, RunEvent
 from agentruns.storage.queries import events, run_states
 from agentruns.storage.queries.events import EventDraft
 from tests.support.factories import make_agent, make_run
@@ -18,9 +19,9 @@ def _queued_run(client: httpx.Client) -> str:
 
 
 async def _stored(bridge: AsyncBridge, run_id: str) -> list[tuple[int, str, str | None]]:
+    query = select(RunEvent.seq, RunEvent.name, RunEvent.source).where(RunEvent.run_id == run_id).order_by(RunEvent.seq)
     async with bridge.db.read() as session:
-        rows = await events.after(session, run_id, 0, limit=1000)
-    return [(row.seq, row.name, row.source) for row in rows]
+        return [(seq, name, source) for seq, name, source in await session.execute(query)]
 
 
 def test_each_source_is_stored_once_and_numbers_follow_on(client: httpx.Client, bridge: AsyncBridge) -> None:
@@ -88,3 +89,24 @@ def test_concurrent_writers_of_one_run_take_consecutive_numbers(client: httpx.Cl
     assert stored[-1][1] == "run.cancelled"
     steps = [source for _, name, source in stored if name == "run.step"]
     assert len(steps) == len(set(steps)) < writers
+
+
+def test_a_stream_reads_the_stored_json_text_of_each_payload(client: httpx.Client, bridge: AsyncBridge) -> None:
+    run_id = _queued_run(client)
+    payloads = [{"text": "line one\nline two", "quote": '"', "emoji": "\u00e9t\u00e9"}, {}, {"n": [1, {"deep": None}]}]
+
+    async def scenario() -> tuple[list[events.StoredEvent], list[events.StoredEvent]]:
+        async with bridge.db.write() as session:
+            await events.append(session, run_id, [EventDraft("x", payload) for payload in payloads])
+        async with bridge.db.read() as session:  # event 1 is the run's `queued`
+            return await events.stored_after(session, run_id, 1, limit=10), await events.stored_after(
+                session, run_id, 2, limit=1
+            )
+
+    rows, one = bridge.call(scenario)
+
+    assert [(row.seq, row.name) for row in rows] == [(2, "x"), (3, "x"), (4, "x")]
+    assert [row.seq for row in one] == [3]
+    assert [json.loads(row.data_json) for row in rows] == payloads
+    assert all("\n" not in row.data_json for row in rows)  # one line each, as an SSE `data:` line needs
+    assert all(row.created_at.tzinfo is not None for row in rows)

@@ -7,9 +7,10 @@ after the other, and a number is visible only once every smaller one is.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import Text, cast, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -74,10 +75,28 @@ async def _announce(session: AsyncSession, run_id: str) -> None:
     event.listen(session.sync_session, "after_commit", wake, once=True)
 
 
-async def after(session: AsyncSession, run_id: str, seq: int, *, limit: int) -> Sequence[RunEvent]:
-    """The run's events numbered above `seq`, in order, at most `limit` of them."""
-    query = select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > seq).order_by(RunEvent.seq).limit(limit)
-    return (await session.scalars(query)).all()
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A stored event as a stream reads it: its payload as the JSON text the database holds, not decoded."""
+
+    seq: int
+    name: str
+    data_json: str
+    created_at: datetime
+
+
+async def stored_after(session: AsyncSession, run_id: str, seq: int, *, limit: int) -> list[StoredEvent]:
+    """The run's events numbered above `seq`, in order, at most `limit` of them, without ORM objects."""
+    query = (
+        select(RunEvent.seq, RunEvent.name, cast(RunEvent.data, Text), RunEvent.created_at)
+        .where(RunEvent.run_id == run_id, RunEvent.seq > seq)
+        .order_by(RunEvent.seq)
+        .limit(limit)
+    )
+    return [
+        StoredEvent(seq, name, data_json, created_at)
+        for seq, name, data_json, created_at in await session.execute(query)
+    ]
 
 
 async def last(session: AsyncSession, run_id: str) -> RunEvent | None:
