@@ -116,3 +116,17 @@ def tmp_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test in an empty working directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def fresh(backend: str, tmp_path: Path) -> Iterator[tuple[str, httpx.Client]]:
+    """A database of its own, with an API server (no worker) and a client: no other worker takes its runs."""
+    with database_url_for(backend, tmp_path) as url:
+        migrate.upgrade(url)
+        with async_bridge(url) as bridge:
+            key = bridge.call(issue_key, bridge.db, "fresh").key
+        with (
+            running_server(Settings(database_url=url)) as base,
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
+        ):
+            yield url, client

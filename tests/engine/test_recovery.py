@@ -3,22 +3,15 @@ finds the files its sandbox wrote before."""
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from agentruns.services.auth import issue_key
-from agentruns.settings import Settings
-from agentruns.storage import migrate
 from tests.engine.conftest import wait_for_status, wait_until
 from tests.sandbox.conftest import pids_running
-from tests.support.databases import database_url_for
 from tests.support.factories import make_agent, make_run
 from tests.support.model_stub import ModelStub
-from tests.support.portal import async_bridge
-from tests.support.servers import running_server
 from tests.support.workers import WorkerProcess
 
 
@@ -28,20 +21,6 @@ def quick_worker(url: str, workspaces: Path, stub_url: str, executor_id: str) ->
         url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor_id,
         worker_heartbeat_seconds="0.5", worker_dead_after_seconds="2",
     )  # fmt: skip
-
-
-@pytest.fixture
-def fresh(backend: str, tmp_path: Path) -> Iterator[tuple[str, httpx.Client]]:
-    """A database of its own, with an API server and a client: no other worker can interfere."""
-    with database_url_for(backend, tmp_path) as url:
-        migrate.upgrade(url)
-        with async_bridge(url) as bridge:
-            key = bridge.call(issue_key, bridge.db, "recovery").key
-        with (
-            running_server(Settings(database_url=url)) as base,
-            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client,
-        ):
-            yield url, client
 
 
 @pytest.mark.parametrize(

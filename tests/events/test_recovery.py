@@ -3,37 +3,15 @@ that stays open across the crash gets every event once."""
 
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from agentruns.services.auth import issue_key
-from agentruns.settings import Settings
-from agentruns.storage import migrate
 from tests.engine.conftest import wait_for_status, wait_until
-from tests.support.databases import database_url_for
 from tests.support.factories import make_agent, make_run
 from tests.support.model_stub import ModelStub
-from tests.support.portal import async_bridge
-from tests.support.servers import running_server
 from tests.support.sse import Frame, events_of
 from tests.support.workers import WorkerProcess
-
-
-@pytest.fixture
-def fresh(backend: str, tmp_path: Path) -> Iterator[tuple[str, httpx.Client]]:
-    """A database of its own with an API server and a client, so that no other worker takes the run."""
-    with database_url_for(backend, tmp_path) as url:
-        migrate.upgrade(url)
-        with async_bridge(url) as bridge:
-            key = bridge.call(issue_key, bridge.db, "events-recovery").key
-        with (
-            running_server(Settings(database_url=url)) as base,
-            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client,
-        ):
-            yield url, client
 
 
 def test_a_resumed_run_repeats_and_skips_no_event(
