@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.engine.conftest import wait_for_status, wait_until
-from tests.sandbox.conftest import pids_running
+from tests.sandbox.conftest import commands_running, pids_running
 from tests.support.factories import make_agent, make_run
 from tests.support.model_stub import ModelStub
 from tests.support.workers import WorkerProcess
@@ -54,7 +54,7 @@ def test_a_stopped_worker_run_resumes_with_no_step_twice(
         first.kill()
     else:
         first.stop()
-    wait_until(lambda: not sleeping(seconds), timeout=5)  # the tool's processes died with their worker
+    wait_until(lambda: not commands_running(seconds), timeout=5)  # the tool's processes died with their worker
     assert client.get(f"/agent/v1/run/{run['id']}/status").json()["status"] == "running"
     killed_at = time.monotonic()
     executor = "worker-a" if second_worker == "restarted" else "worker-b"
@@ -77,16 +77,3 @@ def test_a_stopped_worker_run_resumes_with_no_step_twice(
     requests = stub.requests_for(marker)
     assert sorted(request.tool_results for request in requests) == [0, 1, 2, 3], "a model request was sent twice"
     assert details["result"]["output"] == "done"
-
-
-def sleeping(seconds: str) -> list[int]:
-    """The host pids of the tool's own `sleep SECONDS` (bubblewrap's and bash's command lines name it too)."""
-    found: list[int] = []
-    for pid in pids_running(seconds):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
-        except OSError:
-            continue
-        if argv == ["sleep", seconds]:
-            found.append(pid)
-    return found

@@ -63,9 +63,7 @@ def _stored(run_id: str, row: events.StoredEvent) -> StreamedEvent:
     """A stored event, its payload's stored JSON spliced after the header rather than decoded and encoded
     again (a third of a replay's time). A key in both is the payload's, as JSON readers take the last one."""
     head = json.dumps(_header(run_id, row.seq, row.name, row.created_at), separators=(",", ":"))
-    body = row.data_json.strip()
-    if not body.startswith("{"):  # not an object: never written so, but then decoded and merged as before
-        return _streamed(run_id, row.seq, row.name, json.loads(body) or {}, row.created_at)
+    body = row.data_json.strip()  # an object: events are appended with a dict (`EventDraft.data`)
     return StreamedEvent(row.seq, row.name, head if body[1:].lstrip() == "}" else f"{head[:-1]},{body[1:]}")
 
 

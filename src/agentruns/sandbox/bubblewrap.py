@@ -102,6 +102,7 @@ class BubblewrapSandbox:
         self._bwrap_setting = bwrap
         self._owner = host_user()
         self._sessions = Sessions()
+        self._etc: Path | None = None
 
     async def start(self) -> None:
         """Create the workspace, give it to the sandbox's host user and prepare /etc; no jail starts yet.
@@ -116,7 +117,7 @@ class BubblewrapSandbox:
             if self._owner is not None:
                 check_reachable(self.workspace.parent, self._owner)
                 files.give_to(self.workspace, self._owner)
-            await asyncio.to_thread(prepared_etc, self.workspace.parent, network=self.network)
+            self._etc = await asyncio.to_thread(prepared_etc, self.workspace.parent, network=self.network)
             self.state = "running"
         except BaseException:
             self.state = "error"
@@ -124,11 +125,10 @@ class BubblewrapSandbox:
 
     async def run(self, command: str, *, timeout_seconds: float | None = None) -> CommandResult:
         """Run `bash -c command` in a new jail; see `Sandbox.run`."""
-        if self.state != "running" or self._bwrap is None:
+        if self.state != "running" or self._bwrap is None or self._etc is None:
             raise SandboxError(f"the sandbox is not running (it is {self.state})")
-        bwrap = self._bwrap
+        bwrap, etc = self._bwrap, self._etc
         limit = self.limits.command_timeout_seconds if timeout_seconds is None else timeout_seconds
-        etc = prepared_etc(self.workspace.parent, network=self.network)
         # A file, not a pipe: bubblewrap writing to a pipe whose reader died (the service) would die of
         # SIGPIPE and leave its half-made sandbox waiting forever for it.
         info_fd = os.memfd_create("bwrap-info")

@@ -24,13 +24,13 @@ def owner_mark() -> str:
     return f"{_MARK}:{os.getpid()}:{_start_time(os.getpid())}"
 
 
-def kill_orphaned_jails(proc: Path = Path("/proc")) -> list[int]:
+def kill_orphaned_jails() -> list[int]:
     """SIGKILL every process marked by a service that is gone; returns their pids.
 
     Killing a jail's pid 1 (bubblewrap's inner process) makes the kernel kill its whole pid namespace.
     """
     killed: list[int] = []
-    for entry in proc.iterdir():
+    for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
