@@ -1,6 +1,7 @@
-"""A worker: executes queued runs, beats its heart, takes over dead workers' runs, stops cancelled runs, sends
-webhooks (`events/webhook_sender.py`), times out runs that waited too long (`engine/wait_sweep.py`), and
-deletes the workspaces of runs that ended (`AGENTRUNS_WORKSPACE_KEEP_SECONDS` after their end).
+"""A worker: executes queued runs, beats its heart and takes over dead workers' runs (`engine/liveness.py`),
+stops cancelled runs, sends webhooks (`events/webhook_sender.py`), times out runs that waited too long
+(`engine/wait_sweep.py`), and deletes the workspaces of runs that ended (`AGENTRUNS_WORKSPACE_KEEP_SECONDS`
+after their end).
 
 Its settings: `AGENTRUNS_WORKER_CONCURRENCY` (runs at once), `AGENTRUNS_ORG_CONCURRENCY` (runs of one
 organization at once, across all workers), `AGENTRUNS_QUEUE_POLL_SECONDS`, `AGENTRUNS_EXECUTOR_ID`.
@@ -14,17 +15,17 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dbos import DBOS, DBOSConfig
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
 from agentruns.engine import endings
 from agentruns.engine.client import EngineClient
 from agentruns.engine.context import WorkerContext, current, install
+from agentruns.engine.liveness import Liveness
 from agentruns.engine.names import APP_NAME, QUEUE_NAME, WORKFLOW_VERSION
 from agentruns.engine.sandboxes import check_worker
 from agentruns.engine.wait_sweep import time_out_waits
@@ -38,11 +39,8 @@ from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
 from agentruns.storage.database import Database, system_database_url
 from agentruns.storage.models import Run
-from agentruns.storage.models import Worker as WorkerRow
 from agentruns.storage.queries import run_states
-from agentruns.storage.queries.inserts import insert_once
 from agentruns.storage.queries.orphans import orphaned_runs
-from agentruns.storage.queries.run_states import changed
 
 log = logging.getLogger("agentruns.worker")
 
@@ -61,7 +59,7 @@ def default_executor_id() -> str:
 
 
 class Worker:
-    """One worker process's engine: DBOS launched on this event loop plus three housekeeping loops."""
+    """One worker process's engine: DBOS launched on this event loop plus its housekeeping loops."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -70,6 +68,7 @@ class Worker:
         self.engine = EngineClient(settings.database_url)
         self._loops: list[asyncio.Task[None]] = []
         self._webhooks = WebhookSender(self.db, settings, self.executor_id)
+        self._liveness = Liveness(settings, self.executor_id)
 
     async def start(self) -> None:
         """Launch DBOS (recovering this executor's own unfinished runs) and start the housekeeping loops.
@@ -100,12 +99,12 @@ class Worker:
             polling_interval_sec=self.settings.queue_poll_seconds,
             on_conflict="always_update",
         )
-        await self._beat()
+        await self._liveness.beat()
         await self._kill_orphaned_jails()
         await self._webhooks.start()
         heartbeat = self.settings.worker_heartbeat_seconds
         self._loops = [
-            asyncio.create_task(self._every(heartbeat, self._beat), name="agentruns-heartbeat"),
+            asyncio.create_task(self._every(heartbeat, self._liveness.beat), name="agentruns-heartbeat"),
             asyncio.create_task(self._every(WEBHOOK_SWEEP_SECONDS, self._webhooks.sweep), name="agentruns-webhooks"),
             asyncio.create_task(self._every(heartbeat, self._take_over_dead_workers), name="agentruns-takeover"),
             asyncio.create_task(self._every(CANCEL_CHECK_SECONDS, self._stop_cancelled_runs), name="agentruns-cancel"),
@@ -136,11 +135,8 @@ class Worker:
         # DBOS made its thread pool this loop's default executor and has just shut it down.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
         # Runs still in flight stay claimed by this executor: a heart stopped long ago lets the next
-        # sweep of any live worker take them over (or this worker resumes them if it restarts first).
-        async with self.db.write() as session:
-            row = await session.get(WorkerRow, self.executor_id)
-            if row is not None:
-                row.heartbeat_at = datetime.fromtimestamp(0, UTC)
+        # look of any live worker take them over (or this worker resumes them if it restarts first).
+        await self._liveness.stop()
         self.engine.close()
         await self.db.dispose()
 
@@ -153,29 +149,11 @@ class Worker:
             except Exception:  # a missed beat or sweep is retried at the next tick
                 log.exception("worker housekeeping failed")
 
-    async def _beat(self) -> None:
-        now = clock.now()
-        async with self.db.write() as session:
-            row = await session.get(WorkerRow, self.executor_id)
-            if row is None:
-                await insert_once(session, WorkerRow, [{"executor_id": self.executor_id, "started_at": now,
-                                                        "heartbeat_at": now}])  # fmt: skip
-            else:
-                row.heartbeat_at = now
-
     async def _take_over_dead_workers(self) -> None:
-        """Recover the runs of workers whose heart stopped; the one that deletes a dead worker's row does it."""
-        cutoff = clock.now() - timedelta(seconds=self.settings.worker_dead_after_seconds)
-        async with self.db.read() as session:
-            dead = list(await session.scalars(select(WorkerRow.executor_id).where(WorkerRow.heartbeat_at < cutoff)))
-        for executor_id in dead:
-            async with self.db.write() as session:
-                claimed = await session.execute(
-                    delete(WorkerRow).where(WorkerRow.executor_id == executor_id, WorkerRow.heartbeat_at < cutoff)
-                )
-            if changed(claimed):
-                handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])  # pyright: ignore[reportPrivateUsage]
-                log.warning("worker %s is gone; %d of its runs were taken over", executor_id, len(handles))
+        """Resume the runs of workers whose heart stopped (`engine/liveness.py`)."""
+        taken = await self._liveness.take_over_dead_workers(_recover_workflows)
+        for executor_id, runs in taken.items():
+            log.warning("worker %s is gone; %d of its runs were taken over", executor_id, runs)
 
     async def _kill_orphaned_jails(self) -> None:
         """Kill what sandboxes of dead services on this host left running (`sandbox/orphans.py`)."""
@@ -222,3 +200,9 @@ class Worker:
             if task is not None and not task.done():
                 context.cancelled.add(run_id)
                 task.cancel()
+
+
+async def _recover_workflows(executor_id: str) -> int:
+    """Resume in this process the unfinished workflows of a dead executor; how many there were."""
+    handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])  # pyright: ignore[reportPrivateUsage]
+    return len(handles)

@@ -1,0 +1,99 @@
+"""Heartbeats and takeovers: a dead worker's runs are taken over once, a busy worker is never taken for dead."""
+
+import asyncio
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+
+from agentruns import clock
+from agentruns.engine.liveness import Liveness
+from agentruns.settings import Settings
+from agentruns.storage import migrate
+from agentruns.storage.database import Database
+from agentruns.storage.models import Worker
+from tests.engine.conftest import wait_until
+from tests.support.databases import database_url_for, postgres_database
+from tests.support.workers import WorkerProcess
+
+DEAD_AFTER = 10.0
+
+
+async def _take_over_together(url: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
+    """Workers `a` (its own beat late: busy) and `b` look for dead workers at the same instant; `gone` is dead."""
+    db = Database(url)
+    now = clock.now()
+    async with db.write() as session:
+        session.add_all([
+            Worker(executor_id="a", started_at=now, heartbeat_at=now - timedelta(seconds=2 * DEAD_AFTER)),
+            Worker(executor_id="b", started_at=now, heartbeat_at=now),
+            Worker(executor_id="gone", started_at=now, heartbeat_at=now - timedelta(seconds=2 * DEAD_AFTER)),
+        ])  # fmt: skip
+    settings = Settings(database_url=url, worker_dead_after_seconds=DEAD_AFTER)
+    a, b = Liveness(settings, "a"), Liveness(settings, "b")
+
+    async def recover(executor_id: str) -> int:
+        return len(executor_id)
+
+    try:
+        taken_by_a, taken_by_b = await asyncio.gather(a.take_over_dead_workers(recover),
+                                                      b.take_over_dead_workers(recover))  # fmt: skip
+        async with db.read() as session:
+            left = set(await session.scalars(Worker.__table__.select().with_only_columns(Worker.executor_id)))
+    finally:
+        for liveness in (a, b):
+            await liveness.db.dispose()
+        await db.dispose()
+    return taken_by_a, taken_by_b, left
+
+
+def test_a_dead_worker_is_taken_over_once_and_a_late_worker_never_takes_itself_over(
+    backend: str, tmp_path: Path
+) -> None:
+    with database_url_for(backend, tmp_path) as url:
+        migrate.upgrade(url)
+        taken_by_a, taken_by_b, left = asyncio.run(_take_over_together(url))
+    assert "a" not in taken_by_a, "a worker whose own beat was late took over its own runs"
+    assert taken_by_b.get("a") == 1  # to the others, a worker that misses its beats is dead
+    assert [*taken_by_a, *taken_by_b].count("gone") == 1
+    assert (taken_by_a | taken_by_b)["gone"] == len("gone")  # the recover count is reported
+    assert left == {"b"}
+
+
+def _heartbeat_age(connection: psycopg.Connection[tuple[float]]) -> float:
+    row = connection.execute("SELECT extract(epoch FROM now() - heartbeat_at)::float FROM workers").fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _waiting_on_locks(connection: psycopg.Connection[tuple[int]]) -> int:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    row = connection.execute(query).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_a_worker_whose_connections_all_wait_on_a_lock_keeps_beating(workspaces: Path) -> None:
+    """Its one pooled connection stuck behind a lock on the runs' tables for twice the dead-after time, the worker
+    still beats: another worker would otherwise take over, and execute again, the runs of a live one."""
+    with postgres_database() as url:  # a lock on a table: PostgreSQL's
+        migrate.upgrade(url)
+        worker = WorkerProcess(url, workspaces, database_pool_size="1", worker_heartbeat_seconds="0.5",
+                               worker_dead_after_seconds="2")  # fmt: skip
+        try:
+            with psycopg.connect(url, autocommit=True) as watcher, psycopg.connect(url) as locker:
+                wait_until(lambda: _heartbeat_age(watcher) < 1)
+                locker.execute("LOCK TABLE runs, run_waits, webhook_deliveries IN ACCESS EXCLUSIVE MODE")
+                wait_until(lambda: _waiting_on_locks(watcher) > 0, timeout=10)
+                ages: list[float] = []
+                until = time.monotonic() + 4
+                while time.monotonic() < until:
+                    ages.append(_heartbeat_age(watcher))
+                    time.sleep(0.1)
+                still_blocked = _waiting_on_locks(watcher)
+                locker.rollback()
+        finally:
+            worker.stop()
+    assert still_blocked > 0, "the worker's connection was not held by the lock throughout"
+    assert max(ages) < 2, f"the heartbeat was {max(ages):.1f} s old while the worker's pool waited on the lock"
