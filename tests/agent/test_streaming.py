@@ -22,7 +22,7 @@ class ListSink:
         self.batches: list[tuple[str, int, list[TextDelta]]] = []
         self.failing = failing
 
-    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta]) -> None:
+    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta], *, last: bool = False) -> None:
         if self.failing:
             raise RuntimeError("the database is away")
         self.batches.append((stream, chunk, list(deltas)))

@@ -49,10 +49,10 @@ def test_a_finished_runs_workspace_is_deleted_when_none_is_kept(
     async def scenario() -> tuple[Run, str, Run]:
         await _start(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
-        sandbox = await open_sandbox(bridge.db, settings, recorder, cpu=1, memory_mib=256)
+        sandbox = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
         shown = await _row(bridge.db, run_id)
         written = (await sandbox.run("echo note > note.txt; ls")).stdout
-        await close_sandbox(sandbox, bridge.db, settings, recorder, run_ended=True)
+        await close_sandbox(sandbox, settings, recorder, run_ended=True)
         return shown, written, await _row(bridge.db, run_id)
 
     shown, written, closed = bridge.call(scenario)
@@ -76,13 +76,13 @@ def test_a_stopping_worker_leaves_the_workspace_to_the_resumed_run(
     async def scenario() -> tuple[str, Run, Run]:
         await _start(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
-        first = await open_sandbox(bridge.db, settings, recorder, cpu=1, memory_mib=256)
+        first = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
         await first.run("echo before > state.txt")
-        await close_sandbox(first, bridge.db, settings, recorder, run_ended=False)
+        await close_sandbox(first, settings, recorder, run_ended=False)
         stopped = await _row(bridge.db, run_id)
-        second = await open_sandbox(bridge.db, settings, recorder, cpu=1, memory_mib=256)
+        second = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
         found = (await second.run("cat state.txt")).stdout
-        await close_sandbox(second, bridge.db, settings, recorder, run_ended=True)
+        await close_sandbox(second, settings, recorder, run_ended=True)
         return found, stopped, await _row(bridge.db, run_id)
 
     found, stopped, closed = bridge.call(scenario)
@@ -105,7 +105,7 @@ def test_a_sandbox_that_cannot_start_shows_the_error(
         await _start(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
         with pytest.raises(SandboxError, match="not searchable"):
-            await open_sandbox(bridge.db, settings, recorder, cpu=1, memory_mib=256)
+            await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
         return await _row(bridge.db, run_id)
 
     assert bridge.call(scenario).runtime_state == "error"
@@ -167,8 +167,8 @@ def test_a_provider_plugin_is_chosen_by_setting_and_a_missing_one_refused(
     async def scenario() -> Run:
         await _start(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
-        sandbox = await open_sandbox(bridge.db, settings, recorder, cpu=1, memory_mib=256)
-        await close_sandbox(sandbox, bridge.db, settings, recorder, run_ended=True)
+        sandbox = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
+        await close_sandbox(sandbox, settings, recorder, run_ended=True)
         return await _row(bridge.db, run_id)
 
     assert check_worker(settings) == "example"

@@ -41,8 +41,9 @@ class TextDelta:
 class DeltaSink(Protocol):
     """Where the text of a model response goes while the model writes it: best effort, for live display."""
 
-    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta]) -> None:
-        """The `chunk`-th batch of text of one streamed attempt at a model request (`stream` names it)."""
+    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta], *, last: bool = False) -> None:
+        """The `chunk`-th batch of text of one streamed attempt at a model request (`stream` names it); `last`: the
+        response is complete, so the sink may hold the batch and pass it on with the response's record."""
         ...
 
 

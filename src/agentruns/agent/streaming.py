@@ -81,8 +81,8 @@ class _Batcher:
         self._timer = None
         await asyncio.shield(self.send())  # stopping the timer must not cut a write in half
 
-    async def send(self) -> None:
-        """Pass on what was collected."""
+    async def send(self, *, last: bool = False) -> None:
+        """Pass on what was collected (`last`: the response is complete)."""
         async with self._sending:
             if not self._pending:
                 return
@@ -91,16 +91,16 @@ class _Batcher:
             self._last_sent = time.monotonic()
             self._chunks += 1
             try:
-                await self._sink.model_text(self._stream, self._chunks, deltas)
+                await self._sink.model_text(self._stream, self._chunks, deltas, last=last)
             except Exception:
                 log.warning("the text of a streaming model response could not be passed on", exc_info=True)
 
     async def close(self) -> None:
-        """Send what is left and stop the timer."""
+        """Send what is left, as the last batch, and stop the timer."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        await self.send()
+        await self.send(last=True)
 
     def abandon(self) -> None:
         """Stop the timer without sending (the request failed or was cancelled)."""

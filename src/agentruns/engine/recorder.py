@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_ai.messages import ModelResponse, TextPart, ThinkingPart, ToolCallPart
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
 from agentruns.agent.deps import LimitReached, TextDelta, ToolOutcome
@@ -61,6 +62,8 @@ class DatabaseRecorder:
         self._requests = done.requests
         self._logs = done.logs
         self._tool_started_at = clock.now()
+        self._notes: list[dict[str, Any]] = []
+        self._held_text: list[events.EventDraft] = []
         self._totals = UsageTotals(model_requests=done.requests, input_tokens=done.input_tokens,
                                    output_tokens=done.output_tokens, cached_tokens=done.cached_tokens,
                                    cost_micros=done.cost_micros)  # fmt: skip
@@ -78,19 +81,36 @@ class DatabaseRecorder:
         """A `runner` log line, stamped with its time."""
         return self._log("runner", f"[{at.isoformat(timespec='milliseconds')}] {text}\n", at)
 
-    async def runner_log(self, text: str) -> None:
-        """A line of what the worker did, with its time."""
-        at = clock.now()
-        row = self._runner(text, at)
-        async with self.db.write() as session:
-            await audit.add_logs(session, [row])
+    def note_runner(self, text: str) -> None:
+        """A line of what the worker did, with its time, written in the transaction of this recorder's next write.
 
-    async def runtime_log(self, text: str) -> None:
-        """A line of what happened in the run's sandbox, with its time (tools' output is logged with their results)."""
+        Saving that transaction is safe: a run resumed after a crash goes through the same code again and notes
+        the same lines with the same numbers.
+        """
+        self._notes.append(self._runner(text, clock.now()))
+
+    def note_runtime(self, text: str) -> None:
+        """A line of what happened in the run's sandbox, written as `note_runner`'s are (tools' output is logged
+        with their results)."""
         at = clock.now()
-        row = self._log("runtime", f"[{at.isoformat(timespec='milliseconds')}] {text}\n", at)
+        self._notes.append(self._log("runtime", f"[{at.isoformat(timespec='milliseconds')}] {text}\n", at))
+
+    async def write_notes(self, session: AsyncSession) -> None:
+        """Write the noted lines in the caller's transaction."""
+        rows, self._notes = self._notes, []
+        await audit.add_logs(session, rows)
+
+    async def runner_log(self, text: str) -> None:
+        """A line of what the worker did, with its time, written now."""
+        self.note_runner(text)
         async with self.db.write() as session:
-            await audit.add_logs(session, [row])
+            await self.write_notes(session)
+
+    async def show_sandbox(self, **values: Any) -> None:
+        """Set the run's sandbox fields (`provider`, `runtime_id`, `runtime_state`), with the noted lines."""
+        async with self.db.write() as session:
+            await audit.set_runtime(session, self.run_id, **values)
+            await self.write_notes(session)
 
     async def model_response(self, response: ModelResponse) -> None:
         at = response.timestamp
@@ -134,11 +154,13 @@ class DatabaseRecorder:
             cached_tokens=totals.cached_tokens + usage.cache_read_tokens,
             cost_micros=totals.cost_micros + cost.micros,
         )
-        drafts = [payloads.step_recorded(self.run_id, step) for step in steps]
+        drafts = [*self._held_text, *(payloads.step_recorded(self.run_id, step) for step in steps)]
         drafts.append(payloads.usage_recorded(self.run_id, entry, self._totals))
+        self._held_text = []
         async with self.db.write() as session:
             await audit.add_steps(session, steps)
             await audit.add_usage(session, [entry])
+            await self.write_notes(session)
             await audit.add_logs(session, [log])
             await events.append(session, self.run_id, drafts)
         limit = self.max_cost_micros
@@ -148,13 +170,18 @@ class DatabaseRecorder:
                 f"and its maxCostMicros is {limit}"
             )
 
-    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta]) -> None:
-        """Text of the model request under way (the next one `model_response` records), as `run.text.delta`."""
+    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta], *, last: bool = False) -> None:
+        """Text of the model request under way (the next one `model_response` records), as `run.text.delta`; the
+        `last` batch is appended with the response's record, in its transaction (one transaction less per request,
+        and the only one of a short answer)."""
         drafts = [
             payloads.text_delta(model_request=self._requests + 1, stream=stream, chunk=chunk,
                                 part_index=delta.part_index, kind=delta.kind, offset=delta.offset, text=delta.text)
             for delta in deltas
         ]  # fmt: skip
+        if last:
+            self._held_text = drafts
+            return
         async with self.db.write() as session:
             await events.append(session, self.run_id, drafts)
 
@@ -192,5 +219,6 @@ class DatabaseRecorder:
             logs.append(self._log("runtime", text, at))
         async with self.db.write() as session:
             await audit.add_steps(session, [step])
+            await self.write_notes(session)
             await audit.add_logs(session, logs)
             await events.append(session, self.run_id, [payloads.step_recorded(self.run_id, step)])

@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from agentruns.engine.context import WorkerContext
 from agentruns.engine.recorder import DatabaseRecorder
@@ -23,8 +22,6 @@ from agentruns.sandbox.protocol import Sandbox, SandboxLimits
 from agentruns.sandbox.root import prepare_root, remove, workspace_path
 from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
 from agentruns.settings import Settings
-from agentruns.storage.database import Database
-from agentruns.storage.queries import audit
 
 ROOT_SETTING = "AGENTRUNS_WORKSPACE_ROOT"
 
@@ -67,14 +64,7 @@ def check_worker(settings: Settings) -> str:
     return provider
 
 
-async def _show(db: Database, run_id: str, **values: Any) -> None:
-    async with db.write() as session:
-        await audit.set_runtime(session, run_id, **values)
-
-
-async def open_sandbox(
-    db: Database, settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int
-) -> Sandbox:
+async def open_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int) -> Sandbox:
     """Start the run's sandbox over its workspace (new, or the one it had before a crash) and show it on the run.
 
     Raises:
@@ -86,28 +76,26 @@ async def open_sandbox(
         workspace_path(settings.workspace_root, run_id), limits, allow_unisolated=settings.allow_unisolated_sandbox,
         network=settings.sandbox_network, provider=settings.sandbox_provider, bwrap=settings.bwrap_path,
     )  # fmt: skip
-    await _show(db, run_id, provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
     try:
         await sandbox.start()
     except SandboxError:
-        await close_sandbox(sandbox, db, settings, recorder, run_ended=True)
+        await close_sandbox(sandbox, settings, recorder, run_ended=True)
         raise
     except OSError as exc:  # the workspace could not be made or handed to the sandbox's user
-        await close_sandbox(sandbox, db, settings, recorder, run_ended=True)
+        await close_sandbox(sandbox, settings, recorder, run_ended=True)
         raise SandboxError(f"the workspace could not be prepared: {exc}") from exc
     network = "on" if settings.sandbox_network else "off"
     isolation = " WITHOUT ISOLATION (the development fallback)" if sandbox.provider == UNISOLATED else ""
-    await recorder.runtime_log(
+    recorder.note_runtime(
         f"sandbox {sandbox.provider} {sandbox.runtime_id} started{isolation}: {limits.cpu} cpu, "
         f"{limits.memory_mib} MiB memory, {limits.max_processes} processes, files up to {limits.max_file_mib} MiB, "
         f"commands up to {limits.command_timeout_seconds:g} s, network {network}"
     )
+    await recorder.show_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
     return sandbox
 
 
-async def close_sandbox(
-    sandbox: Sandbox, db: Database, settings: Settings, recorder: DatabaseRecorder, *, run_ended: bool
-) -> None:
+async def close_sandbox(sandbox: Sandbox, settings: Settings, recorder: DatabaseRecorder, *, run_ended: bool) -> None:
     """Stop the sandbox's processes; if the run has ended, also keep or delete its workspace and show which.
 
     A worker that stops (`run_ended` false) leaves the workspace and the run's `runtimeState` as they are:
@@ -118,16 +106,16 @@ async def close_sandbox(
         return
     keep = settings.workspace_keep_seconds
     state = "error" if sandbox.state == "error" else "archived" if keep > 0 else "ended"
-    await _show(db, recorder.run_id, runtime_state=state)  # before the run's end is recorded, so both show at once
     if keep > 0:
-        await recorder.runtime_log(f"sandbox stopped; the workspace is kept for {keep:g} s")
-        return
-    try:
-        await asyncio.to_thread(remove, sandbox.workspace)
-    except OSError as exc:  # the sweep tries again
-        await recorder.runtime_log(f"sandbox stopped; the workspace could not be deleted yet: {exc}")
-        return
-    await recorder.runtime_log("sandbox stopped; the workspace was deleted")
+        recorder.note_runtime(f"sandbox stopped; the workspace is kept for {keep:g} s")
+    else:
+        try:
+            await asyncio.to_thread(remove, sandbox.workspace)
+            recorder.note_runtime("sandbox stopped; the workspace was deleted")
+        except OSError as exc:  # the sweep tries again
+            recorder.note_runtime(f"sandbox stopped; the workspace could not be deleted yet: {exc}")
+    # Before the run's end is recorded, so that both show at once. A sandbox that failed to start shows here.
+    await recorder.show_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state=state)
 
 
 @dataclass
@@ -142,7 +130,7 @@ class Lease:
 async def closing(sandbox: Sandbox, context: WorkerContext, recorder: DatabaseRecorder) -> AsyncGenerator[Lease]:
     """Close the sandbox when the block ends: for good if the run ended in it, processes only if the worker stops
     or the run waits."""
-    db, settings = context.db, context.settings
+    settings = context.settings
     lease = Lease()
     try:
         yield lease
@@ -150,9 +138,9 @@ async def closing(sandbox: Sandbox, context: WorkerContext, recorder: DatabaseRe
         # The run was cancelled, or this worker is stopping and the run will resume elsewhere. Shielded: the
         # worker repeats a run's cancel until the run is gone, and closing must not be cut short by it.
         ended = recorder.run_id in context.cancelled
-        await asyncio.shield(close_sandbox(sandbox, db, settings, recorder, run_ended=ended))
+        await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=ended))
         raise
     except BaseException:
-        await asyncio.shield(close_sandbox(sandbox, db, settings, recorder, run_ended=True))
+        await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=True))
         raise
-    await close_sandbox(sandbox, db, settings, recorder, run_ended=lease.run_ends)
+    await close_sandbox(sandbox, settings, recorder, run_ended=lease.run_ends)

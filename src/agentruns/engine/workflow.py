@@ -94,8 +94,7 @@ async def start_run(run_id: str) -> StartedRun | None:
             return None
         agent = await session.scalar(select(Agent).where(Agent.id == run.agent_id))
         assert agent is not None
-        await run_states.start(session, run_id, clock.now())
-        await session.refresh(run)
+        await run_states.start(session, run_id, clock.now())  # which refreshes `run`
         limit_ms = run.max_duration_ms or agent.max_duration_ms or context.settings.run_time_limit_seconds * 1000
         spec = RunSpec(
             run_id=run.id,
@@ -146,19 +145,21 @@ async def durable_tool(call: ToolCallPart, deps: RunDeps, handler: ToolHandler) 
     return await DBOS.run_step_async({"name": f"tool.{call.tool_name}"}, run_tool, call, deps, handler)
 
 
-async def _end(run_id: str, code: ErrorCode, message: str, *, timed_out: bool = False) -> None:
-    context = current()
+async def _end(recorder: DatabaseRecorder, code: ErrorCode, message: str, *, timed_out: bool = False) -> None:
+    """End the run as failed (or timed out), its noted log lines written in the same transaction."""
+    context, run_id = current(), recorder.run_id
 
     async def fail(session: AsyncSession) -> bool:
+        await recorder.write_notes(session)
         return await run_states.fail(session, run_id, clock.now(), code.value, message, timed_out=timed_out)
 
     await endings.ending(context.db, context.engine, run_id, fail)
 
 
-async def _fail(recorder: DatabaseRecorder, run_id: str, exc: Exception) -> str:
+async def _fail(recorder: DatabaseRecorder, exc: Exception) -> str:
     code, message = failure(exc)
-    await recorder.runner_log(f"failed: {type(exc).__name__}: {exc}")
-    await _end(run_id, code, message)
+    recorder.note_runner(f"failed: {type(exc).__name__}: {exc}")
+    await _end(recorder, code, message)
     return RunStatus.FAILED
 
 
@@ -180,15 +181,15 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     try:
         check_credentials(spec.model, context.settings)
     except MissingCredentials as exc:
-        await recorder.runner_log(f"failed: {exc}")
-        await _end(run_id, ErrorCode.AUTHORIZATION_ERROR, str(exc))
+        recorder.note_runner(f"failed: {exc}")
+        await _end(recorder, ErrorCode.AUTHORIZATION_ERROR, str(exc))
         return RunStatus.FAILED
     try:
-        sandbox = await sandboxes.open_sandbox(context.db, context.settings, recorder, cpu=started.sandbox_cpu,
+        sandbox = await sandboxes.open_sandbox(context.settings, recorder, cpu=started.sandbox_cpu,
                                                memory_mib=started.sandbox_memory_mib)  # fmt: skip
     except SandboxError as exc:
-        await recorder.runner_log(f"failed: the sandbox could not start: {exc}")
-        await _end(run_id, ErrorCode.INTERNAL_ERROR, f"the run's sandbox could not start: {exc}")
+        recorder.note_runner(f"failed: the sandbox could not start: {exc}")
+        await _end(recorder, ErrorCode.INTERNAL_ERROR, f"the run's sandbox could not start: {exc}")
         return RunStatus.FAILED
     children = ChildRuns(context.db, context.engine, run_id=run_id, resume=resume,
                          max_depth=context.settings.max_run_depth)  # fmt: skip
@@ -197,7 +198,9 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     task = asyncio.current_task()
     assert task is not None
     context.running[run_id] = task  # pyright: ignore[reportArgumentType]
-    await recorder.runner_log(f"started on worker {context.executor_id} with model {spec.model}")
+    recorder.note_runner(
+        f"started on worker {context.executor_id} with model {spec.model}"
+    )  # written with the next write
     time_limit = asyncio.timeout(max(0.0, started.deadline - clock.now().timestamp()))
     try:
         async with sandboxes.closing(sandbox, context, recorder) as lease, time_limit:
@@ -205,19 +208,19 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
             lease.run_ends = not isinstance(result.output, DeferredToolRequests)
     except TimeoutError as exc:
         if not time_limit.expired():  # a TimeoutError from inside the loop is a failure, not the time limit
-            return await _fail(recorder, run_id, exc)
+            return await _fail(recorder, exc)
         limit = started.time_limit_seconds
-        await recorder.runner_log(f"stopped: the run exceeded its time limit of {limit:g} s")
-        await _end(run_id, ErrorCode.TIMEOUT, f"the run exceeded its time limit of {limit:g} s", timed_out=True)
+        recorder.note_runner(f"stopped: the run exceeded its time limit of {limit:g} s")
+        await _end(recorder, ErrorCode.TIMEOUT, f"the run exceeded its time limit of {limit:g} s", timed_out=True)
         return RunStatus.TIMEOUT
     except UsageLimitExceeded as exc:  # the only usage limit the loop is given is the request limit
         message = f"the run reached its limit of {spec.max_model_requests} model requests (maxModelRequests)"
-        await recorder.runner_log(f"stopped: {message} ({exc})")
-        await _end(run_id, ErrorCode.RATE_LIMIT_EXCEEDED, message)
+        recorder.note_runner(f"stopped: {message} ({exc})")
+        await _end(recorder, ErrorCode.RATE_LIMIT_EXCEEDED, message)
         return RunStatus.FAILED
     except LimitReached as exc:
-        await recorder.runner_log(f"stopped: {exc}")
-        await _end(run_id, ErrorCode.RATE_LIMIT_EXCEEDED, str(exc))
+        recorder.note_runner(f"stopped: {exc}")
+        await _end(recorder, ErrorCode.RATE_LIMIT_EXCEEDED, str(exc))
         return RunStatus.FAILED
     except asyncio.CancelledError:
         # Either the run was cancelled, or this worker is stopping and another will resume the run.
@@ -226,7 +229,7 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
             await recorder.runner_log("cancelled: the run's processes were stopped")
         raise
     except Exception as exc:
-        return await _fail(recorder, run_id, exc)
+        return await _fail(recorder, exc)
     finally:
         context.running.pop(run_id, None)
     output = result.output
@@ -236,9 +239,11 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
         waiting = await wait_for(run_id, started, output, result.all_messages())
         return RunStatus.WAITING if waiting else RunStatus.CANCELLED
 
+    recorder.note_runner("completed")
+
     async def complete(session: AsyncSession) -> bool:
+        await recorder.write_notes(session)
         return await run_states.complete(session, run_id, clock.now(), output)
 
     await endings.ending(context.db, context.engine, run_id, complete)
-    await recorder.runner_log("completed")
     return RunStatus.COMPLETED

@@ -5,12 +5,12 @@ concurrent writers of one run (a worker recording a step, an API process cancell
 after the other, and a number is visible only once every smaller one is.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, event, func, insert, select
+from sqlalchemy import ColumnElement, Text, cast, event, func, insert, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -40,10 +40,14 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
     `closing` (terminal) event is appended, so the terminal event is always the run's last."""
     if not drafts:
         return 0
-    # FOR NO KEY UPDATE: serialises this run's appends without blocking inserts that reference the row.
-    locked = select(Run.status).where(Run.id == run_id).with_for_update(key_share=True)
-    status = await session.scalar(locked)
-    if status is None or (RunStatus(status).is_terminal and not closing):
+    # One round trip locks the run's row and, on PostgreSQL, queues the NOTIFY that wakes other processes'
+    # streams at commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises
+    # this run's appends without blocking inserts that reference the row.
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    notify: ColumnElement[Any] = func.pg_notify(NOTIFY_CHANNEL, run_id) if postgresql else null()
+    locked = select(Run.status, notify).where(Run.id == run_id).with_for_update(key_share=True)
+    row = (await session.execute(locked)).first()
+    if row is None or (RunStatus(row[0]).is_terminal and not closing):
         return 0
     sources = [draft.source for draft in drafts if draft.source is not None]
     if sources:
@@ -52,6 +56,8 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
         drafts = [draft for draft in drafts if draft.source is None or draft.source not in known]
     if not drafts:
         return 0
+    # Read only now, by a statement of its own: under READ COMMITTED it sees what the writer that held the lock
+    # before committed (in the locking statement, a subquery would have read the numbers from before the wait).
     last = await session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)) or 0
     now = clock.now()
     rows = [
@@ -60,19 +66,17 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
         for offset, draft in enumerate(drafts, start=1)
     ]  # fmt: skip
     await session.execute(insert(RunEvent), rows)
-    await _announce(session, run_id)
+    event.listen(session.sync_session, "after_commit", _waker(run_id), once=True)
     return len(rows)
 
 
-async def _announce(session: AsyncSession, run_id: str) -> None:
-    """Wake the run's streams when the transaction commits: this process's directly, others' by NOTIFY."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, run_id)))
+def _waker(run_id: str) -> Callable[[Session], None]:
+    """What wakes this process's streams of the run once the transaction commits."""
 
     def wake(_session: Session) -> None:
         HUB.publish(run_id)
 
-    event.listen(session.sync_session, "after_commit", wake, once=True)
+    return wake
 
 
 @dataclass(frozen=True, slots=True)

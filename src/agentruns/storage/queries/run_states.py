@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, case, select, update
+from sqlalchemy import CursorResult, Result, Update, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
@@ -33,22 +33,22 @@ async def claim_for_exec(session: AsyncSession, org_id: str, run_id: str, workfl
 
 async def start(session: AsyncSession, run_id: str, at: datetime) -> bool:
     """queued → running, when a worker begins the run (its sandbox shows itself once it is made)."""
-    result = await session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
         .values(status=RunStatus.RUNNING, started_at=at)
     )
-    return await _announced(session, run_id, result)
+    return await _announced(session, statement)
 
 
 async def complete(session: AsyncSession, run_id: str, at: datetime, output: str) -> bool:
     """running → completed, with the agent's answer."""
-    result = await session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.status.in_(ACTIVE))
         .values(status=RunStatus.COMPLETED, completed_at=at, output=output, summary=_summary(output))
     )
-    return await _announced(session, run_id, result)
+    return await _announced(session, statement)
 
 
 async def fail(
@@ -63,7 +63,7 @@ async def fail(
 ) -> bool:
     """→ failed (or → timeout), with the error that ended the run; only from `from_statuses`."""
     status = RunStatus.TIMEOUT if timed_out else RunStatus.FAILED
-    result = await session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.status.in_(from_statuses))
         .values(
@@ -77,50 +77,52 @@ async def fail(
             runtime_state=case((Run.runtime_state == "running", "error"), else_=Run.runtime_state),
         )
     )
-    return await _announced(session, run_id, result)
+    return await _announced(session, statement)
 
 
 async def wait(session: AsyncSession, run_id: str, awaited: list[dict[str, Any]]) -> bool:
     """running → waiting, for the answers or child runs in `awaited` (shown in its `run.status` event); its
     sandbox's processes are stopped, its workspace kept."""
     stopped = case((Run.runtime_state == "running", "stopped"), else_=Run.runtime_state)
-    result = await session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
         .values(status=RunStatus.WAITING, runtime_state=stopped)
     )
-    return await _announced(session, run_id, result, {"waitingFor": awaited})
+    return await _announced(session, statement, {"waitingFor": awaited})
 
 
 async def resume(session: AsyncSession, run_id: str, workflow_id: str, waited_ms: int) -> bool:
     """waiting → running, by the workflow that resumes the run; `waited_ms` is added to its time spent waiting."""
-    result = await session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.status == RunStatus.WAITING)
         .values(status=RunStatus.RUNNING, workflow_id=workflow_id, waited_ms=Run.waited_ms + waited_ms)
     )
-    return await _announced(session, run_id, result)
+    return await _announced(session, statement)
 
 
 async def cancel(session: AsyncSession, org_id: str, run_id: str, at: datetime) -> bool:
     """queued | running | waiting → cancelled."""
-    result = await session.execute(
+    statement = (
         update(Run)
         .where(Run.id == run_id, Run.org_id == org_id, Run.status.in_(ACTIVE))
         .values(status=RunStatus.CANCELLED, completed_at=at)
     )
-    return await _announced(session, run_id, result)
+    return await _announced(session, statement)
 
 
-async def _announced(
-    session: AsyncSession, run_id: str, result: Result[Any], extra: dict[str, Any] | None = None
-) -> bool:
-    """Whether the rule changed the run; if it did, its new status (with `extra`) is appended to the run's events
-    (and, if the run has ended, its watchers' webhooks are scheduled)."""
-    if not changed(result):
+async def _announced(session: AsyncSession, statement: Update, extra: dict[str, Any] | None = None) -> bool:
+    """Apply the rule's UPDATE; whether it changed the run. If it did, its new status (with `extra`) is appended to
+    the run's events (and, if the run has ended, its watchers' webhooks are scheduled).
+
+    The UPDATE returns the changed row, which refreshes the session's copy of the run: one round trip.
+    """
+    returning = statement.returning(Run).execution_options(populate_existing=True, synchronize_session=False)
+    run = await session.scalar(returning)
+    if run is None:
         return False
-    run = await session.scalar(select(Run).where(Run.id == run_id).execution_options(populate_existing=True))
-    assert run is not None
+    run_id = run.id
     now = clock.now()
     ended = RunStatus(run.status).is_terminal
     draft = payloads.status_changed(run, now)
