@@ -14,6 +14,7 @@ recorded its next step or its end (so it includes the rest of the step that was 
 
 import argparse
 import concurrent.futures
+import contextlib
 import os
 import random
 import sys
@@ -24,13 +25,12 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from tests.support.fleet import api_processes
 from tests.support.model_stub import ModelStub
-from tests.support.portal import async_bridge
-from tests.support.servers import free_port, serving
+from tests.support.servers import serving
 from tests.support.workers import WorkerProcess
 from tests.support.workspaces import reachable_directory
 
-from agentruns.services.auth import issue_key
 from agentruns.storage import migrate
 from bench.support import TERMINAL, fresh_database
 
@@ -152,16 +152,12 @@ def main() -> None:
         reachable_directory("agentruns-chaos-") as scratch,
         serving(stub.app()) as stub_base,
         fresh_database("postgresql", Path(scratch)) as url,
+        contextlib.ExitStack() as stack,
     ):
         migrate.upgrade(url)
-        with async_bridge(url) as bridge:
-            key = bridge.call(issue_key, bridge.db, "chaos").key
-        port = free_port()
-        api = WorkerProcess(url, Path(scratch) / "ws", command=("serve", "--no-worker", "--port", str(port)),
-                            ready="Application startup complete", log_level="info")  # fmt: skip
+        apis = stack.enter_context(api_processes(url, Path(scratch) / "ws", count=1, key_name="chaos"))
+        client = apis[0]
         fleet = Fleet(url, Path(scratch) / "ws", f"{stub_base}/v1", options.workers)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
-                              timeout=60)  # fmt: skip
         watcher = psycopg.connect(url, autocommit=True)
         try:
             body = {"name": "chaos", "instructions": "Work.", "model": "openai-compatible/chaos"}
@@ -226,9 +222,7 @@ def main() -> None:
             duplicates = audit(client, stub, marker, run_ids)
         finally:
             watcher.close()
-            client.close()
             fleet.stop()
-            api.stop()
 
     completed = counts.get("completed", 0)
     delays = [kill.recovery_seconds for kill in kills if kill.held]

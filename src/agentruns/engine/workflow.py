@@ -198,9 +198,7 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     task = asyncio.current_task()
     assert task is not None
     context.running[run_id] = task  # pyright: ignore[reportArgumentType]
-    recorder.note_runner(
-        f"started on worker {context.executor_id} with model {spec.model}"
-    )  # written with the next write
+    recorder.note_runner(f"started on worker {context.executor_id} with model {spec.model}")
     time_limit = asyncio.timeout(max(0.0, started.deadline - clock.now().timestamp()))
     try:
         async with sandboxes.closing(sandbox, context, recorder) as lease, time_limit:
