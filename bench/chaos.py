@@ -100,6 +100,22 @@ def held_runs(connection: psycopg.Connection, executor_id: str) -> set[str]:
     return held - {row[0] for row in ended}
 
 
+def stuck_workflows(connection: psycopg.Connection, run_ids: list[str]) -> dict[tuple[str, str, bool], int]:
+    """The workflows of the runs not ended, counted by executor, status and whether the executor has a row."""
+    rows = connection.execute(
+        """
+        SELECT w.executor_id, w.status, EXISTS (SELECT 1 FROM workers WHERE workers.executor_id = w.executor_id)
+        FROM runs JOIN dbos.workflow_status w ON w.workflow_uuid = runs.workflow_id
+        WHERE runs.id = ANY(%s) AND runs.status <> ALL(%s)
+        """,
+        (run_ids, list(TERMINAL)),
+    ).fetchall()
+    counts: dict[tuple[str, str, bool], int] = {}
+    for executor_id, status, has_row in rows:
+        counts[(executor_id, status, has_row)] = counts.get((executor_id, status, has_row), 0) + 1
+    return counts
+
+
 def last_activity(connection: psycopg.Connection, run_ids: set[str]) -> dict[str, float]:
     """For each run, the time of its newest step, usage entry or end."""
     rows = connection.execute(
@@ -220,6 +236,8 @@ def main() -> None:
             elapsed = time.monotonic() - started
             counts = statuses()
             duplicates = audit(client, stub, marker, run_ids)
+            stuck = stuck_workflows(watcher, run_ids)
+            gone = [line.strip() for worker in fleet.workers for line in worker.output if "is gone" in line]
         finally:
             watcher.close()
             fleet.stop()
@@ -229,6 +247,9 @@ def main() -> None:
     never = sum(delay is None for delay in delays)
     largest = max((delay for delay in delays if delay is not None), default=0.0)
     print(f"\nruns completed: {completed} of {len(run_ids)} in {elapsed:.1f} s; statuses {counts}")
+    if stuck:
+        print(f"unfinished runs' workflows by (executor, status, whether the executor has a row): {stuck}")
+        print("takeovers the live workers logged:\n  " + "\n  ".join(gone))
     print(f"kills: {len(kills)} ({sum(kill.same_id_restart for kill in kills)} restarted under the same id), "
           f"{sum(len(kill.held) for kill in kills)} runs interrupted in all")  # fmt: skip
     print("duplicates found: " + ", ".join(f"{name} {count}" for name, count in duplicates.items()))

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from agentruns import clock
 from agentruns.engine.liveness import Liveness
@@ -97,3 +98,51 @@ def test_a_worker_whose_connections_all_wait_on_a_lock_keeps_beating(workspaces:
             worker.stop()
     assert still_blocked > 0, "the worker's connection was not held by the lock throughout"
     assert max(ages) < 2, f"the heartbeat was {max(ages):.1f} s old while the worker's pool waited on the lock"
+
+
+async def _takeover_cut_short(url: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
+    """Worker `a` claims dead `gone` and takes longer than the dead-after time (beating meanwhile), then fails
+    before it is done, as if it were killed; `b` looks during the takeover and after it."""
+    quick = Settings(database_url=url, worker_heartbeat_seconds=0.1, worker_dead_after_seconds=0.5)
+    db = Database(url)
+    now = clock.now()
+    async with db.write() as session:
+        session.add(Worker(executor_id="gone", started_at=now, heartbeat_at=now - timedelta(seconds=5)))
+    a, b = Liveness(quick, "a"), Liveness(quick, "b")
+    recovering = asyncio.Event()
+
+    async def recover_then_die(executor_id: str) -> int:
+        recovering.set()
+        for _ in range(10):  # 1 s: twice the dead-after time
+            await a.beat()
+            await asyncio.sleep(0.1)
+        raise RuntimeError("killed in the middle of a takeover")
+
+    async def recover(executor_id: str) -> int:
+        return 7
+
+    try:
+        cut_short = asyncio.create_task(a.take_over_dead_workers(recover_then_die))
+        await recovering.wait()
+        await asyncio.sleep(0.7)  # past the dead-after time since the claim
+        during = await b.take_over_dead_workers(recover)
+        with pytest.raises(RuntimeError, match="killed in the middle"):
+            await cut_short
+        await asyncio.sleep(0.6)  # the claimed row goes stale again
+        after = await b.take_over_dead_workers(recover)
+        async with db.read() as session:
+            left = set(await session.scalars(Worker.__table__.select().with_only_columns(Worker.executor_id)))
+    finally:
+        for liveness in (a, b):
+            await liveness.db.dispose()
+        await db.dispose()
+    return during, after, left
+
+
+def test_a_takeover_cut_short_is_finished_by_another_worker(backend: str, tmp_path: Path) -> None:
+    with database_url_for(backend, tmp_path) as url:
+        migrate.upgrade(url)
+        during, after, left = asyncio.run(_takeover_cut_short(url))
+    assert during == {}, "a worker took over a dead worker whose takeover was under way"
+    assert after == {"gone": 7, "a": 7}  # `a` stopped beating too: its own runs are taken over as well
+    assert left == set()  # `b` never beat here: every row was a dead worker's, and each was taken over
