@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import select
 
 from agentruns import clock
 from agentruns.engine.liveness import Liveness
@@ -19,6 +20,18 @@ from tests.support.databases import database_url_for, postgres_database
 from tests.support.workers import WorkerProcess
 
 DEAD_AFTER = 10.0
+
+
+async def _rows(db: Database) -> set[str]:
+    """The executor ids of the rows left in the workers table."""
+    async with db.read() as session:
+        return set(await session.scalars(select(Worker.executor_id)))
+
+
+async def _close(db: Database, *workers: Liveness) -> None:
+    for liveness in workers:
+        await liveness.db.dispose()
+    await db.dispose()
 
 
 async def _take_over_together(url: str) -> tuple[dict[str, int], dict[str, int], set[str]]:
@@ -40,12 +53,9 @@ async def _take_over_together(url: str) -> tuple[dict[str, int], dict[str, int],
     try:
         taken_by_a, taken_by_b = await asyncio.gather(a.take_over_dead_workers(recover),
                                                       b.take_over_dead_workers(recover))  # fmt: skip
-        async with db.read() as session:
-            left = set(await session.scalars(Worker.__table__.select().with_only_columns(Worker.executor_id)))
+        left = await _rows(db)
     finally:
-        for liveness in (a, b):
-            await liveness.db.dispose()
-        await db.dispose()
+        await _close(db, a, b)
     return taken_by_a, taken_by_b, left
 
 
@@ -130,12 +140,9 @@ async def _takeover_cut_short(url: str) -> tuple[dict[str, int], dict[str, int],
             await cut_short
         await asyncio.sleep(0.6)  # the claimed row goes stale again
         after = await b.take_over_dead_workers(recover)
-        async with db.read() as session:
-            left = set(await session.scalars(Worker.__table__.select().with_only_columns(Worker.executor_id)))
+        left = await _rows(db)
     finally:
-        for liveness in (a, b):
-            await liveness.db.dispose()
-        await db.dispose()
+        await _close(db, a, b)
     return during, after, left
 
 
