@@ -77,9 +77,13 @@ class DatabaseRecorder:
         self._logs += 1
         return {"run_id": self.run_id, "stream": stream, "number": self._logs, "text": text, "timestamp": at}
 
+    def _stamped(self, stream: str, text: str, at: datetime) -> dict[str, Any]:
+        """A log line of `stream`, stamped with its time."""
+        return self._log(stream, f"[{at.isoformat(timespec='milliseconds')}] {text}\n", at)
+
     def _runner(self, text: str, at: datetime) -> dict[str, Any]:
         """A `runner` log line, stamped with its time."""
-        return self._log("runner", f"[{at.isoformat(timespec='milliseconds')}] {text}\n", at)
+        return self._stamped("runner", text, at)
 
     def note_runner(self, text: str) -> None:
         """A line of what the worker did, with its time, written in the transaction of this recorder's next write.
@@ -92,8 +96,7 @@ class DatabaseRecorder:
     def note_runtime(self, text: str) -> None:
         """A line of what happened in the run's sandbox, written as `note_runner`'s are (tools' output is logged
         with their results)."""
-        at = clock.now()
-        self._notes.append(self._log("runtime", f"[{at.isoformat(timespec='milliseconds')}] {text}\n", at))
+        self._notes.append(self._stamped("runtime", text, clock.now()))
 
     async def write_notes(self, session: AsyncSession) -> None:
         """Write the noted lines in the caller's transaction."""
