@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from agentruns.cli.serve import EVENT_LOOP, HTTP_PROTOCOL
+from agentruns.api.server import EVENT_LOOP, HTTP_PROTOCOL
 from bench.event_payloads import baseline_payload
 
 _subscribers: set[asyncio.Queue[dict[str, Any]]] = set()

@@ -6,11 +6,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import uvicorn
 from starlette.types import ASGIApp
 
 from agentruns.api.app import create_app
-from agentruns.cli.serve import EVENT_LOOP, HTTP_PROTOCOL
+from agentruns.api.server import api_server
 from agentruns.settings import Settings
 
 
@@ -32,10 +31,7 @@ def running_server(settings: Settings) -> Iterator[str]:
 def serving(app: ASGIApp) -> Iterator[str]:
     """Serve an ASGI app on loopback until the block ends; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=HTTP_PROTOCOL, loop=EVENT_LOOP
-    )
-    server = uvicorn.Server(config)
+    server = api_server(app, host="127.0.0.1", port=port, log_level="warning")
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

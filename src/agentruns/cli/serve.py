@@ -1,18 +1,15 @@
 """`agentruns serve`: start the API on the embedded default or on the configured database."""
 
+import contextlib
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from agentruns.cli.worker import refuse_without_sandbox
 from agentruns.settings import get_settings
 
-HTTP_PROTOCOL = "h11"
-"""uvicorn's pure-Python HTTP/1.1, even where httptools is installed: on httptools a replay of 10,000 events
-cost 98–102 µs of CPU per event against 81 on h11, and the fan-out to 1,000 streams was no cheaper."""
-EVENT_LOOP = "asyncio"
-"""The standard loop, even where uvloop is installed: the embedded worker (DBOS, sandboxes) is tested on it."""
+STARTUP_FAILURE = 3
+"""The exit status when the server could not start (uvicorn's own)."""
 
 
 def serve(
@@ -24,17 +21,19 @@ def serve(
 ) -> None:
     """Start the API server (migrations are applied on start); by default a worker runs in the same process."""
     from agentruns.api.app import create_app
+    from agentruns.api.server import api_server
 
     settings = get_settings()
     with_worker = settings.worker if worker is None else worker
     if with_worker:
         refuse_without_sandbox(settings)
-    uvicorn.run(
+    server = api_server(
         create_app(settings, with_worker=with_worker),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
-        proxy_headers=True,
-        http=HTTP_PROTOCOL,
-        loop=EVENT_LOOP,
     )
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)

@@ -1,74 +1,31 @@
 """Follow a run's event log: replay the events after a given number, then the new ones, until the run ends.
 
-The streams of one run in one process mostly want the same thing at the same moment (the events after the
-one they all sent last, once a commit rings them), so they share reads: a stream joins a read of the same
-position that is under way, if it started after the run's last ring, instead of starting its own. And
-they share the re-read that finds events no notification announced: one check of the run's last event
-number every `poll_seconds` per run and process, which rings the run's streams when it grew. A thousand
-subscribers of a run then cost one read per event, not a thousand, nothing while the run is quiet, and
-each event's JSON is built once.
+A stream joins its run's feed (`events.feed`) first, so that every event stored from then on reaches its
+inbox, then replays what the log holds after its position, then sends what the feed hands it. The replays
+of one run in one process mostly want the same thing at the same moment (1,000 clients connecting with
+the same `Last-Event-ID`), so they share reads: a stream joins a read of the same position that is under
+way, if it started after the run's last ring, instead of starting its own.
 """
 
 import asyncio
-import json
-import logging
-from collections.abc import AsyncIterator, Generator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
 from agentruns import clock
 from agentruns.events import payloads
+from agentruns.events.feed import FeedSeconds, joined
 from agentruns.events.hub import HUB, EventHub
+from agentruns.events.streamed import READ_BATCH, StreamedEvent, closing, made, stored
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import Database
 from agentruns.storage.models import Run
 from agentruns.storage.queries import events
 from agentruns.storage.queries.events import TERMINAL_EVENTS
 
-READ_BATCH = 500
 KEEP_READ_SECONDS = 1.0
 """How long a finished read of the log may serve streams that ask for the same events, if no ring came since."""
-CLOSE = "close"
-
-log = logging.getLogger("agentruns.events")
-
-
-@dataclass(frozen=True, slots=True)
-class StreamedEvent:
-    """One event as the stream sends it: its number (none for `close`), its name and its payload as one line
-    of JSON, made once however many streams send it."""
-
-    id: int | None
-    name: str
-    text: str
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _header(run_id: str, seq: int, name: str, at: datetime) -> dict[str, Any]:
-    return {"type": name, "runId": run_id, "sequence": seq, "timestamp": _iso(at)}
-
-
-def _streamed(run_id: str, seq: int, name: str, data: dict[str, Any], at: datetime) -> StreamedEvent:
-    return StreamedEvent(seq, name, json.dumps(_header(run_id, seq, name, at) | data, separators=(",", ":")))
-
-
-def _stored(run_id: str, row: events.StoredEvent) -> StreamedEvent:
-    """A stored event, its payload's stored JSON spliced after the header rather than decoded and encoded
-    again (a third of a replay's time). A key in both is the payload's, as JSON readers take the last one."""
-    head = json.dumps(_header(run_id, row.seq, row.name, row.created_at), separators=(",", ":"))
-    body = row.data_json.strip()  # an object: events are appended with a dict (`EventDraft.data`)
-    return StreamedEvent(row.seq, row.name, head if body[1:].lstrip() == "}" else f"{head[:-1]},{body[1:]}")
-
-
-def _closing(run_id: str) -> StreamedEvent:
-    return StreamedEvent(None, CLOSE, json.dumps({"type": CLOSE, "runId": run_id}, separators=(",", ":")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +51,7 @@ async def _read(db: Database, run_id: str, last: int) -> _Read:
         ended = run is None or RunStatus(run.status).is_terminal
         batch = await events.stored_after(session, run_id, last, limit=READ_BATCH)
         final = await events.last(session, run_id) if ended else None
-    return _Read(
-        run, ended, [_stored(run_id, row) for row in batch], None if final is None else (final.seq, final.name)
-    )
+    return _Read(run, ended, [stored(run_id, row) for row in batch], None if final is None else (final.seq, final.name))
 
 
 def _done(key: _Key, task: "asyncio.Task[_Read]") -> None:
@@ -129,82 +84,66 @@ async def _shared_read(db: Database, run_id: str, last: int, fresh_from: int, hu
     return await asyncio.shield(task)
 
 
-_PollerKey = tuple[EventHub, Database, str, asyncio.AbstractEventLoop]
-_pollers: dict[_PollerKey, tuple[int, "asyncio.Task[None]"]] = {}
-"""The checks under way, by hub, database, run and event loop, with how many streams rely on each."""
+def _after(batch: Sequence[StreamedEvent], last: int) -> Sequence[StreamedEvent]:
+    """The events of `batch` numbered above `last` (a replay and the feed may both have read some)."""
+    if not batch or (batch[0].id or 0) > last:
+        return batch
+    return [event for event in batch if (event.id or 0) > last]
 
 
-async def _last_number(db: Database, run_id: str) -> int:
-    async with db.read() as session:
-        last = await events.last(session, run_id)
-    return 0 if last is None else last.seq
+def _to_end(batch: Sequence[StreamedEvent], run_id: str) -> tuple[Sequence[StreamedEvent], bool]:
+    """The batch up to its terminal event and `close`, and whether it had one."""
+    for position, event in enumerate(batch):
+        if event.name in TERMINAL_EVENTS:
+            return [*batch[: position + 1], closing(run_id)], True
+    return batch, False
 
 
-async def _poll(db: Database, run_id: str, seconds: float, hub: EventHub) -> None:
-    """Ring the run's streams whenever its last event number changed since the check before (and at once)."""
-    seen: int | None = None
-    while True:
-        try:
-            # Shielded: the last stream's exit cancels the check, which must not cut a transaction short.
-            number = await asyncio.shield(_last_number(db, run_id))
-            if number != seen:
-                seen = number
-                hub.publish(run_id)
-        except Exception as exc:  # the next check tries again; meanwhile notifications still wake the streams
-            log.warning("checking run %s for new events failed: %s", run_id, exc)
-        await asyncio.sleep(seconds)
-
-
-@contextmanager
-def _checked(db: Database, run_id: str, seconds: float, hub: EventHub) -> Generator[None]:
-    """Keep the run's log checked every `seconds` in this event loop while the block runs."""
-    loop = asyncio.get_running_loop()
-    key = (hub, db, run_id, loop)
-    streams, task = _pollers.get(key, (0, None))
-    if task is None or task.done():
-        task = loop.create_task(_poll(db, run_id, seconds, hub), name=f"agentruns-events-check-{run_id}")
-    _pollers[key] = (streams + 1, task)
-    try:
-        yield
-    finally:
-        streams, task = _pollers[key]
-        if streams > 1:
-            _pollers[key] = (streams - 1, task)
-        else:
-            del _pollers[key]
-            task.cancel()
+def _said_end(read: _Read, run_id: str, last: int) -> list[StreamedEvent]:
+    """`close`, after the run's status event if it ended before the event log existed (no terminal event)."""
+    final, run = read.final, read.run
+    unsaid = final is None or final[1] not in TERMINAL_EVENTS
+    seq = (final[0] if final is not None else 0) + 1
+    if run is None or not unsaid or seq <= last:
+        return [closing(run_id)]
+    status = payloads.status_changed(run, clock.now())
+    return [made(run_id, seq, status.name, status.data, run.completed_at or clock.now()), closing(run_id)]
 
 
 async def follow(
-    db: Database, run_id: str, after: int, *, poll_seconds: float, hub: EventHub = HUB
-) -> AsyncIterator[list[StreamedEvent]]:
+    db: Database, run_id: str, after: int, *, seconds: FeedSeconds, hub: EventHub = HUB
+) -> AsyncGenerator[Sequence[StreamedEvent]]:
     """The run's events numbered above `after`, then each new one as it is stored; after the terminal
     event, a `close` event and the end. They come in batches, as read (up to READ_BATCH at a time when
-    replaying), so that a replay is sent in few writes. Waits on the hub, which the run's check (`_poll`)
-    also rings when it finds events that no notification announced, within `poll_seconds`."""
+    replaying), so that a replay is sent in few writes; an empty batch is a keep-alive (see `events.feed`,
+    which also says what `seconds` are)."""
     last = after
-    with hub.subscribe(run_id) as waiter, _checked(db, run_id, poll_seconds, hub):
+    with joined(db, run_id, seconds, hub) as (feed, inbox):
+        await feed.started()
         while True:
-            waiter.reset()
-            read = await _shared_read(db, run_id, last, hub.last_ring(run_id), hub)
-            run, ended, batch, final = read.run, read.ended, read.batch, read.final
-            for position, event in enumerate(batch):
-                if event.name in TERMINAL_EVENTS:
-                    yield [*batch[: position + 1], _closing(run_id)]
+            # Replay what the log holds: at first, and again whenever the stream fell behind its feed.
+            while True:
+                read = await _shared_read(db, run_id, last, hub.last_ring(run_id), hub)
+                batch, ended = _to_end(_after(read.batch, last), run_id)
+                if batch:
+                    yield batch
+                    last = batch[-1].id or last
+                if ended:
                     return
-            if batch:
-                yield list(batch)
-                last = batch[-1].id or last
-            if len(batch) == READ_BATCH:
-                continue
-            if ended:
-                # Only a run that ended before the event log existed has no terminal event: say how it ended.
-                unsaid = final is None or final[1] not in TERMINAL_EVENTS
-                seq = (final[0] if final is not None else 0) + 1
-                ending: list[StreamedEvent] = []
-                if run is not None and unsaid and seq > last:
-                    status = payloads.status_changed(run, clock.now())
-                    ending.append(_streamed(run_id, seq, status.name, status.data, run.completed_at or clock.now()))
-                yield [*ending, _closing(run_id)]
+                if len(read.batch) < READ_BATCH:
+                    break
+            if read.ended:
+                yield _said_end(read, run_id, last)
                 return
-            await waiter.wait(None)
+            # Then what the feed hands on: every event stored since the stream joined it.
+            while (batches := await inbox.take()) is not None:
+                for handed in batches:
+                    if not handed:
+                        yield handed  # nothing came for a while: the feed's keep-alive
+                        continue
+                    batch, ended = _to_end(_after(handed, last), run_id)
+                    if batch:
+                        yield batch
+                        last = batch[-1].id or last
+                    if ended:
+                        return

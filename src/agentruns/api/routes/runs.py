@@ -3,13 +3,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
-from sse_starlette import EventSourceResponse
 
 from agentruns.api.deps import CurrentOrg, DatabaseDep, EngineDep, SettingsDep
 from agentruns.api.openapi import CLIENT_ERRORS, CONFLICT, EVENT_STREAM, NOT_FOUND
 from agentruns.api.params import Cursor, Limit, RunId
 from agentruns.api.run_params import METADATA_FILTER_OPENAPI, IdempotencyKey, MetadataFilter, mark_replayed
-from agentruns.api.sse import sse_frames
+from agentruns.api.sse import EventStreamResponse, sse_frames
+from agentruns.events.feed import FeedSeconds
 from agentruns.schemas.base import NO_NUL_PATTERN
 from agentruns.schemas.catalog import PAGE_LIMIT_DEFAULT
 from agentruns.schemas.runs import (
@@ -134,7 +134,7 @@ async def run_webhooks(run_id: RunId, db: DatabaseDep, org: CurrentOrg) -> RunWe
     return await webhooks.run_webhooks(db, org, run_id)
 
 
-@router.get("/{run_id}/events", responses=NOT_FOUND | EVENT_STREAM, response_class=EventSourceResponse)
+@router.get("/{run_id}/events", responses=NOT_FOUND | EVENT_STREAM, response_class=EventStreamResponse)
 async def run_events(
     run_id: RunId,
     db: DatabaseDep,
@@ -142,9 +142,10 @@ async def run_events(
     settings: SettingsDep,
     last_event_id: LastEventIdQuery = None,
     last_event_id_header: LastEventIdHeader = None,
-) -> EventSourceResponse:
+) -> EventStreamResponse:
     """Stream the run's events over SSE: those after `lastEventId` (or `Last-Event-ID`), then live ones; after
     the terminal event, `event: close` and the end of the stream. Event names and payloads: docs/api.md."""
     after = events.resume_after(last_event_id, None if not last_event_id_header else int(last_event_id_header))
-    stream = await events.open_stream(db, org, run_id, after, poll_seconds=settings.events_poll_seconds)
-    return EventSourceResponse(sse_frames(stream), ping=settings.events_keepalive_seconds)
+    seconds = FeedSeconds(poll=settings.events_poll_seconds, keepalive=settings.events_keepalive_seconds)
+    stream = await events.open_stream(db, org, run_id, after, seconds=seconds)
+    return EventStreamResponse(sse_frames(stream))
