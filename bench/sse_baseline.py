@@ -1,4 +1,4 @@
-"""The baselines' trivial SSE server: the same uvicorn and sse-starlette as agentruns, no database.
+"""The baselines' trivial SSE server: the same uvicorn as agentruns, the usual SSE library (sse-starlette), no database.
 
 `python -m bench.sse_baseline --port N` serves:
 
