@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
+from agentruns.api.server import ApiServer
 from agentruns.cli import app as cli
 from agentruns.cli import serve
 from agentruns.services.auth import issue_key
@@ -83,7 +83,12 @@ def test_a_worker_refuses_to_start_when_bubblewrap_cannot_run(tmp_path: Path) ->
 def test_serve_with_its_worker_refuses_too_and_without_it_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[object] = []
     monkeypatch.setattr(serve, "get_settings", lambda: Settings(bwrap_path="/nonexistent/bwrap"))
-    monkeypatch.setattr(uvicorn, "run", lambda app, **_options: served.append(app))
+
+    def run(server: ApiServer) -> None:  # served, not listening: the test only asks whether serve starts it
+        served.append(server.config.app)
+        server.started = True
+
+    monkeypatch.setattr(ApiServer, "run", run)
 
     refused = CliRunner().invoke(cli, ["serve"])
     api_only = CliRunner().invoke(cli, ["serve", "--no-worker"])
