@@ -1,5 +1,6 @@
 """Runs whose tools act in their bubblewrap jail; workers that refuse to start without one; the dev fallback."""
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -63,6 +64,64 @@ def test_a_runs_tools_act_in_its_jail(client: httpx.Client, worker: WorkerProces
     assert f"sandbox bubblewrap {details['id']} started: 1 cpu, 512 MiB memory, 256 processes" in runtime_log
     assert "$ id -u; hostname" in runtime_log
     assert "the workspace is kept for 3600 s" in runtime_log
+
+
+PROJECT_FILE = Path(__file__).resolve().parents[2] / "pyproject.toml"
+ESCAPES = [
+    ("cat /etc/shadow /root/.bashrc " + str(PROJECT_FILE), None),
+    ("echo x > /usr/escaped; echo x > /etc/escaped; echo x > /escaped", None),
+    ("exec 3<>/dev/tcp/127.0.0.1/5432 && echo connected; exec 4<>/dev/tcp/1.1.1.1/443 && echo connected", None),
+    ("sleep 30 & kill -9 -1; echo still here", None),
+    ("bomb() { bomb | bomb & }; bomb; sleep 30", 3),
+    ("python3 -c 'bytearray(2048 * 1024 * 1024)'", None),
+    ("while :; do :; done", 2),
+    ("dd if=/dev/zero of=big bs=1M count=600 2>&1 | grep -o 'File too large'; ls -s --block-size=M big", None),
+]
+"""Escape attempts, each a `bash` call of a run: its command and the time limit it asks for."""
+
+
+def test_escape_attempts_through_the_agent_loop_are_contained_and_a_concurrent_run_goes_on(
+    client: httpx.Client, worker: WorkerProcess
+) -> None:
+    calm_prompt = "\n".join([
+        *[f'call bash {{"command": "sleep 1; echo calm {number} >> calm.txt"}}' for number in range(1, 6)],
+        'call read {"path": "calm.txt"}',
+        "reply calm",
+    ])  # fmt: skip
+    calm = make_run(client, make_agent(client)["id"], prompt=calm_prompt)
+    hostile_prompt = "\n".join([
+        *[f"call bash {json.dumps({'command': command} | ({} if seconds is None else {'timeout_seconds': seconds}))}"
+          for command, seconds in ESCAPES],
+        'call bash {"command": "echo alive"}',
+        "reply contained",
+    ])  # fmt: skip
+    hostile = make_run(client, make_agent(client, sandbox={"cpu": 1, "memoryMiB": 512})["id"], prompt=hostile_prompt)
+    for run in (calm, hostile):
+        assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
+    ended = {run["id"]: wait_for_status(client, run["id"], timeout=120)["status"] for run in (calm, hostile)}
+
+    assert set(ended.values()) == {"completed"}
+    details = client.get(f"/agent/v1/run/{hostile['id']}").json()
+    shadow, writes, network, kill_all, bomb, memory, spin, disk, alive = [
+        step["toolOutput"] for step in details["steps"] if step["type"] == "tool_result"
+    ]
+    assert shadow["stdout"] == "" and shadow["stderr"].count("No such file or directory") == 3
+    assert writes["stderr"].count("Read-only file system") == 3
+    assert not any(Path(path).exists() for path in ("/usr/escaped", "/etc/escaped", "/escaped"))
+    assert "connected" not in network["stdout"]
+    assert "5432: Connection refused" in network["stderr"] and "443: Network is unreachable" in network["stderr"]
+    assert kill_all["stdout"] == "still here\n"
+    assert "Resource temporarily unavailable" in bomb["stderr"] and "time limit of 3 s" in bomb["stderr"]
+    assert "MemoryError" in memory["stderr"]
+    assert spin["exit_code"] is None and "time limit of 2 s" in spin["stderr"]
+    assert disk["stdout"] == "File too large\n512M big\n"  # the file size limit (no workspace quota yet)
+    assert alive == {"exit_code": 0, "stdout": "alive\n", "stderr": ""}
+    # The run next to it ran its five commands in order, and the service is healthy.
+    calm_details = client.get(f"/agent/v1/run/{calm['id']}").json()
+    read = [step["toolOutput"] for step in calm_details["steps"] if step["type"] == "tool_result"][-1]
+    assert read == "\n".join(f"calm {number}" for number in range(1, 6))
+    assert calm_details["startedAt"] < details["completedAt"] and details["startedAt"] < calm_details["completedAt"]
+    assert client.get("/health").status_code == 200
 
 
 def test_a_worker_refuses_to_start_when_bubblewrap_cannot_run(tmp_path: Path) -> None:
