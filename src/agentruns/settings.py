@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
     sandbox_max_processes: int = Field(default=256, ge=16, description="Processes a run's sandbox may have at once.")
     sandbox_max_file_mib: int = Field(default=512, ge=1, description="Largest file a run's commands may write (MiB).")
+    sandbox_max_workspace_mib: int = Field(
+        default=4096, ge=1, description="Disk a run's workspace may take (MiB); beyond it commands are killed."
+    )
     sandbox_command_timeout_seconds: float = Field(
         default=120, gt=0, description="Time limit of one command of a run's `bash` tool (the model may ask less)."
     )

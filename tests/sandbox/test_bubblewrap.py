@@ -6,6 +6,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,24 @@ async def test_a_file_beyond_the_size_limit_cannot_be_written(sandbox: Bubblewra
     assert "File too large" in result.stderr
     assert (sandbox.workspace / "big").stat().st_size == LIMITS.max_file_mib * 1024 * 1024
     assert (sandbox.workspace / "small").stat().st_size == 1024 * 1024  # the command went on
+
+
+async def test_filling_the_workspace_beyond_its_disk_limit_kills_the_command(workspace: Path) -> None:
+    sandbox = BubblewrapSandbox(workspace, replace(LIMITS, max_workspace_mib=16))
+    await sandbox.start()
+    try:
+        # Files under the size limit each, without end: only the workspace's limit stops it.
+        fill = "i=0; while :; do i=$((i+1)); head -c 1M /dev/zero > fill$i || exit 3; done"
+        filled = await sandbox.run(fill)
+        refused = await asyncio.gather(sandbox.write_file("more.txt", b"x" * 1024), return_exceptions=True)
+        cleaned = await sandbox.run("rm fill*; echo room again > notes.txt; cat notes.txt")
+    finally:
+        await sandbox.stop()
+
+    assert not filled.timed_out and filled.exit_code == 137
+    assert filled.stderr.endswith("[killed: the workspace went over its disk limit of 16 MiB: delete files to go on]")
+    assert isinstance(refused[0], OSError) and "disk limit of 16 MiB" in str(refused[0])
+    assert cleaned.stdout == "room again\n"
 
 
 async def test_memory_beyond_the_limit_cannot_be_allocated(sandbox: BubblewrapSandbox) -> None:

@@ -33,6 +33,7 @@ def limits_for(settings: Settings, *, cpu: int, memory_mib: int) -> SandboxLimit
         memory_mib=memory_mib,
         max_processes=settings.sandbox_max_processes,
         max_file_mib=settings.sandbox_max_file_mib,
+        max_workspace_mib=settings.sandbox_max_workspace_mib,
         command_timeout_seconds=settings.sandbox_command_timeout_seconds,
     )
 

@@ -12,6 +12,7 @@ from agentruns.sandbox.errors import SandboxError
 from agentruns.sandbox.etc import HOSTNAME, SANDBOX_UID, prepared_etc
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits, SandboxState
 from agentruns.sandbox.runner import Sessions, launcher, run_tree
+from agentruns.sandbox.usage import check_room, until_full
 
 PROVIDER = "bubblewrap"
 HOST_UID = 65534
@@ -141,6 +142,7 @@ class BubblewrapSandbox:
                 timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
                 pass_fds=(info_fd,), user=self._owner, env={"PATH": os.defpath},
                 settle=lambda: _namespace_gone(info_fd),
+                watch=lambda: until_full(self.workspace, self.limits.max_workspace_mib),
             )  # fmt: skip
         finally:
             os.close(info_fd)
@@ -155,6 +157,7 @@ class BubblewrapSandbox:
 
     async def write_file(self, path: str, data: bytes) -> None:
         """See `Sandbox.write_file`; what it creates belongs to the sandbox's host user."""
+        await check_room(self.workspace, len(data), self.limits.max_workspace_mib)
         files.write(self.workspace, path, data, owner=self._owner)
 
     async def stop(self) -> None:

@@ -20,6 +20,8 @@ class SandboxLimits:
         memory_mib: The agent's `sandbox.memoryMiB`.
         max_processes: Processes (and threads) the sandbox may have at once.
         max_file_mib: Largest file a command may write.
+        max_workspace_mib: Disk the workspace may take; a command that goes over it is killed, and a
+            write that would is refused.
         max_open_files: File descriptors one process may hold.
         command_timeout_seconds: Time limit of a command unless `run` is given another.
         output_chars: Characters of stdout, and of stderr, returned; the rest is cut with a note.
@@ -29,6 +31,7 @@ class SandboxLimits:
     memory_mib: int
     max_processes: int = 256
     max_file_mib: int = 512
+    max_workspace_mib: int = 4096
     max_open_files: int = 1024
     command_timeout_seconds: float = DEFAULT_COMMAND_TIMEOUT_SECONDS
     output_chars: int = DEFAULT_OUTPUT_CHARS

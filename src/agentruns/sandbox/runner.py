@@ -114,6 +114,7 @@ async def run_tree(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     settle: Callable[[], Awaitable[None]] | None = None,
+    watch: Callable[[], Awaitable[str]] | None = None,
 ) -> Finished:
     """Start `argv_for(started_fd)` in a new session and wait for it, its time limit, or cancellation.
 
@@ -130,6 +131,8 @@ async def run_tree(
         cwd: Working directory of the process.
         env: Its whole environment.
         settle: Awaited after the kill, to wait until every process of the command is gone.
+        watch: Runs beside the command; if it returns first, the command is killed and its error output
+            ends with `[killed: <what it returned>]` (a workspace over its disk limit).
     """
     stdout, stdout_fd = await _Capture.open(output_chars * 4)  # up to 4 bytes a character in UTF-8
     stderr, stderr_fd = await _Capture.open(output_chars * 4)
@@ -156,12 +159,16 @@ async def run_tree(
             os.close(fd)
     sessions.add(process.pid)
     timed_out = False
+    stopped: str | None = None
+    watcher = None if watch is None else asyncio.ensure_future(watch())
     try:
         async with asyncio.timeout(timeout_seconds):
-            await process.wait()
+            stopped = await _exit_or_watch(process, watcher)
     except TimeoutError:
         timed_out = True
     finally:  # also on cancellation: nothing of the command may outlive this call
+        if watcher is not None:
+            watcher.cancel()
         try:
             _kill_session(process.pid)
             await _settle(process, settle, stdout, stderr)
@@ -181,6 +188,8 @@ async def run_tree(
     else:
         exit_code = 128 - code if code is not None and code < 0 else code  # killed by signal N: 128 + N
         error_text = stderr.text(output_chars)
+        if stopped is not None:
+            error_text = f"{error_text}\n[killed: {stopped}]" if error_text else f"[killed: {stopped}]"
     result = CommandResult(
         exit_code=exit_code,
         stdout=stdout.text(output_chars),
@@ -189,6 +198,21 @@ async def run_tree(
         duration_ms=round((time.monotonic() - began) * 1000),
     )
     return Finished(result, launched)
+
+
+async def _exit_or_watch(process: asyncio.subprocess.Process, watcher: "asyncio.Future[str] | None") -> str | None:
+    """Wait for the process to exit (None) or the watcher to return first (what it returned)."""
+    if watcher is None:
+        await process.wait()
+        return None
+    exited = asyncio.ensure_future(process.wait())
+    try:
+        await asyncio.wait({exited, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        exited.cancel()
+    if exited.done() and not exited.cancelled():
+        return None
+    return watcher.result()
 
 
 def _kill_session(pid: int) -> None:

@@ -12,6 +12,7 @@ from agentruns.sandbox import workspace as files
 from agentruns.sandbox.errors import SandboxError
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits, SandboxState
 from agentruns.sandbox.runner import Sessions, launcher, run_tree
+from agentruns.sandbox.usage import check_room, until_full
 
 PROVIDER = "unisolated"
 
@@ -52,6 +53,7 @@ class SubprocessSandbox:
             lambda fds: launcher(command, self.limits, limit, fds, kill_scope="0"),
             timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
             cwd=self.workspace, env=env,
+            watch=lambda: until_full(self.workspace, self.limits.max_workspace_mib),
         )  # fmt: skip
         if not finished.launched and not finished.result.timed_out:
             raise SandboxError(f"the command could not be started: {finished.result.stderr.strip()}")
@@ -63,6 +65,7 @@ class SubprocessSandbox:
 
     async def write_file(self, path: str, data: bytes) -> None:
         """See `Sandbox.write_file`."""
+        await check_room(self.workspace, len(data), self.limits.max_workspace_mib)
         files.write(self.workspace, path, data, owner=None)
 
     async def stop(self) -> None:
