@@ -58,8 +58,11 @@ def workspaces() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def worker(database_url: str, workspace_root: Path, model_stub: tuple[ModelStub, str]) -> Iterator[WorkerProcess]:
-    """A worker process on the database under test, reaching the stub as its OpenAI-compatible server."""
-    process = WorkerProcess(database_url, workspace_root, openai_compatible_base_url=model_stub[1])
+    """A worker process on the database under test, reaching the stub as its OpenAI-compatible server; its
+    runs' workspaces may take 64 MiB (the escape tests fill one)."""
+    process = WorkerProcess(
+        database_url, workspace_root, openai_compatible_base_url=model_stub[1], sandbox_max_workspace_mib="64"
+    )
     yield process
     process.stop()
 

@@ -75,7 +75,7 @@ ESCAPES = [
     ("bomb() { bomb | bomb & }; bomb; sleep 30", 3),
     ("python3 -c 'bytearray(2048 * 1024 * 1024)'", None),
     ("while :; do :; done", 2),
-    ("dd if=/dev/zero of=big bs=1M count=600 2>&1 | grep -o 'File too large'; ls -s --block-size=M big", None),
+    ("i=0; while :; do i=$((i+1)); head -c 1M /dev/zero > fill$i; done", None),
 ]
 """Escape attempts, each a `bash` call of a run: its command and the time limit it asks for."""
 
@@ -102,7 +102,7 @@ def test_escape_attempts_through_the_agent_loop_are_contained_and_a_concurrent_r
 
     assert set(ended.values()) == {"completed"}
     details = client.get(f"/agent/v1/run/{hostile['id']}").json()
-    shadow, writes, network, kill_all, bomb, memory, spin, disk, alive = [
+    shadow, writes, network, kill_all, bomb, memory, spin, fill, alive = [
         step["toolOutput"] for step in details["steps"] if step["type"] == "tool_result"
     ]
     assert shadow["stdout"] == "" and shadow["stderr"].count("No such file or directory") == 3
@@ -114,7 +114,7 @@ def test_escape_attempts_through_the_agent_loop_are_contained_and_a_concurrent_r
     assert "Resource temporarily unavailable" in bomb["stderr"] and "time limit of 3 s" in bomb["stderr"]
     assert "MemoryError" in memory["stderr"]
     assert spin["exit_code"] is None and "time limit of 2 s" in spin["stderr"]
-    assert disk["stdout"] == "File too large\n512M big\n"  # the file size limit (no workspace quota yet)
+    assert fill["exit_code"] == 137 and "the workspace went over its disk limit of 64 MiB" in fill["stderr"]
     assert alive == {"exit_code": 0, "stdout": "alive\n", "stderr": ""}
     # The run next to it ran its five commands in order, and the service is healthy.
     calm_details = client.get(f"/agent/v1/run/{calm['id']}").json()
