@@ -7,7 +7,7 @@ import pytest
 
 from agentruns.events.hub import EventHub
 from agentruns.events.listener import NotificationListener
-from agentruns.storage.queries.events import NOTIFY_CHANNEL
+from agentruns.storage.queries.events import NOTIFY_CHANNEL, sender
 from tests.support.databases import BACKENDS, postgres_database
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends under test")
@@ -47,6 +47,27 @@ def test_notifications_wake_the_runs_streams_and_survive_a_dropped_connection() 
 
     with postgres_database() as url:
         asyncio.run(scenario(url))
+
+
+def test_a_processs_own_notifications_are_skipped_and_others_relayed() -> None:
+    async def scenario(url: str) -> tuple[bool, bool]:
+        hub = EventHub()
+        listener = NotificationListener(url, hub)
+        await listener.start()
+        try:
+            with hub.subscribe("run_a") as watching:
+                await asyncio.wait_for(listener.listening.wait(), 30)
+                watching.reset()
+                await _notify(url, f"run_a {sender()}")  # this process's commit woke its streams already
+                own = await watching.wait(0.5)
+                await _notify(url, "run_a 0123456789abcdef")  # another process's
+                other = await watching.wait(30)
+                return own, other
+        finally:
+            await listener.stop()
+
+    with postgres_database() as url:
+        assert asyncio.run(scenario(url)) == (False, True)
 
 
 def test_on_sqlite_the_listener_does_nothing(tmp_path: object) -> None:

@@ -2,9 +2,9 @@
 
 One connection per API process, outside the pool. It reconnects with backoff when it drops and then wakes
 every stream, since notifications sent meanwhile are lost; each followed run's log is also checked every
-`AGENTRUNS_EVENTS_POLL_SECONDS` (`events.stream`), so a lost notification delays an event by at most that. On
-SQLite there is nothing to listen to: events written by this process wake its streams directly, and that check
-finds the rest.
+`AGENTRUNS_EVENTS_POLL_SECONDS` (`events.feed`), so a lost notification delays an event by at most that. The
+process's own notifications are skipped: its commits woke its streams already. On SQLite there is nothing to
+listen to: events written by this process wake its streams directly, and that check finds the rest.
 """
 
 import asyncio
@@ -16,7 +16,7 @@ import psycopg
 
 from agentruns.events.hub import HUB, EventHub
 from agentruns.storage.database import DatabaseKind, parse_database_url, system_database_url
-from agentruns.storage.queries.events import NOTIFY_CHANNEL
+from agentruns.storage.queries.events import NOTIFY_CHANNEL, notified_run
 
 log = logging.getLogger("agentruns.events")
 
@@ -55,7 +55,8 @@ class NotificationListener:
                     delay = 0.1
                     self._hub.publish_all()
                     async for notification in connection.notifies():
-                        self._hub.publish(notification.payload)
+                        if (run_id := notified_run(notification.payload)) is not None:
+                            self._hub.publish(run_id)
             except psycopg.Error as exc:
                 log.warning("event notifications interrupted (%s); reconnecting in %.1f s", str(exc).strip(), delay)
             finally:

@@ -5,6 +5,8 @@ concurrent writers of one run (a worker recording a step, an API process cancell
 after the other, and a number is visible only once every smaller one is.
 """
 
+import os
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +22,26 @@ from agentruns.schemas.runs import RunStatus
 from agentruns.storage.models import Run, RunEvent
 
 NOTIFY_CHANNEL = "agentruns_events"
-"""The PostgreSQL channel on which a committed append names its run."""
+"""The PostgreSQL channel on which a committed append names its run and its sender: `<run id> <sender>`."""
+
+_senders: dict[int, str] = {}
+
+
+def sender() -> str:
+    """This process's name in its notifications: its own commits wake its streams already (`_waker`), so its
+    listener skips them. Random, as process ids repeat across hosts; by process id, as a fork is another."""
+    pid = os.getpid()
+    name = _senders.get(pid)
+    if name is None:
+        name = _senders[pid] = secrets.token_hex(8)
+    return name
+
+
+def notified_run(payload: str) -> str | None:
+    """The run a notification names, unless this process sent it (a payload of only a run id: anyone's)."""
+    run_id, _, from_process = payload.partition(" ")
+    return None if from_process == sender() else run_id
+
 
 TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled", "run.timeout"})
 
@@ -44,7 +65,7 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
     # streams at commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises
     # this run's appends without blocking inserts that reference the row.
     postgresql = session.get_bind().dialect.name == "postgresql"
-    notify: ColumnElement[Any] = func.pg_notify(NOTIFY_CHANNEL, run_id) if postgresql else null()
+    notify: ColumnElement[Any] = func.pg_notify(NOTIFY_CHANNEL, f"{run_id} {sender()}") if postgresql else null()
     locked = select(Run.status, notify).where(Run.id == run_id).with_for_update(key_share=True)
     row = (await session.execute(locked)).first()
     if row is None or (RunStatus(row[0]).is_terminal and not closing):
