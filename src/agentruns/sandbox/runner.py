@@ -212,6 +212,9 @@ async def _exit_or_watch(process: asyncio.subprocess.Process, watcher: "asyncio.
         exited.cancel()
     if exited.done() and not exited.cancelled():
         return None
+    if watcher.exception() is not None:  # the watch broke: the command goes on without it
+        await process.wait()
+        return None
     return watcher.result()
 
 
