@@ -44,9 +44,6 @@ class Waiter:
 
     async def wait(self, seconds: float | None) -> bool:
         """Return when rung (True), or after `seconds` (False; None: only when rung)."""
-        if seconds is None:  # no timeout scope: a thousand streams wake per event, each would enter one
-            await self._rung.wait()
-            return True
         try:
             async with asyncio.timeout(seconds):
                 await self._rung.wait()
