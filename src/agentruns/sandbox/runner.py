@@ -182,14 +182,13 @@ async def run_tree(
     code = process.returncode
     if timed_out:
         exit_code = None
-        note = f"[killed: the command exceeded its time limit of {timeout_seconds:g} s]"
-        error_text = stderr.text(output_chars)
-        error_text = f"{error_text}\n{note}" if error_text else note
+        stopped = f"the command exceeded its time limit of {timeout_seconds:g} s"
     else:
         exit_code = 128 - code if code is not None and code < 0 else code  # killed by signal N: 128 + N
-        error_text = stderr.text(output_chars)
-        if stopped is not None:
-            error_text = f"{error_text}\n[killed: {stopped}]" if error_text else f"[killed: {stopped}]"
+    error_text = stderr.text(output_chars)
+    if stopped is not None:
+        note = f"[killed: {stopped}]"
+        error_text = f"{error_text}\n{note}" if error_text else note
     result = CommandResult(
         exit_code=exit_code,
         stdout=stdout.text(output_chars),

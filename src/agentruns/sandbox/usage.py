@@ -57,11 +57,12 @@ async def until_full(workspace: Path, limit_mib: int) -> str:
         try:
             used = await asyncio.to_thread(disk_bytes, workspace)
         except OSError:  # an unreadable corner: measure again next time rather than kill or give up
-            used = 0
-        if at_start is None:
-            at_start = used
-        elif used > limit and used > at_start:
-            return over_limit_message(limit_mib)
+            pass
+        else:
+            if at_start is None:
+                at_start = used
+            elif used > limit and used > at_start:
+                return over_limit_message(limit_mib)
         await asyncio.sleep(max(MIN_CHECK_SECONDS, (time.monotonic() - began) / CHECK_SHARE))
 
 
