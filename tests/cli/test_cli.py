@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agentruns.cli import app
-from tests.support.servers import free_port
+from tests.support.servers import agentruns_serve
 from tests.support.workspaces import reachable_directory
 
 AGENTRUNS = str(Path(sys.executable).with_name("agentruns"))
@@ -62,26 +61,10 @@ def home() -> Iterator[Path]:
 
 
 def test_serve_with_no_configuration_uses_a_sqlite_file_under_dot_agentruns(home: Path) -> None:
-    port = free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AGENTRUNS_")}
-    server = subprocess.Popen(
-        [AGENTRUNS, "serve", "--port", str(port)], cwd=home, env=environment,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90  # a cold start on a loaded 2-core machine can take half a minute
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health")
-                break
-            except httpx.ConnectError:
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
-        assert health.json()["database"] == "sqlite"
+    with agentruns_serve(environment, cwd=home) as server:
+        assert httpx.get(f"{server.url}/health").json()["database"] == "sqlite"
         assert (home / ".agentruns" / "agentruns.db").exists()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        output = server.communicate(timeout=30)[0].decode()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended.
-    assert "Application shutdown complete" in output
-    assert server.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in server.output
+    assert server.process.returncode in (0, -signal.SIGTERM), server.output

@@ -1,16 +1,23 @@
-"""A real agentruns API server on loopback, run by uvicorn in a background thread."""
+"""A real agentruns API server on loopback: run by uvicorn in a background thread, or `agentruns serve` as a
+subprocess."""
 
+import signal
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 from starlette.types import ASGIApp
 
 from agentruns.api.app import create_app
 from agentruns.api.server import api_server
 from agentruns.settings import Settings
+from tests.support.workers import AGENTRUNS
 
 
 def free_port() -> int:
@@ -44,3 +51,40 @@ def serving(app: ASGIApp) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@dataclass
+class ServeProcess:
+    """An `agentruns serve` subprocess, its base URL, and, once it stopped, what it printed."""
+
+    process: "subprocess.Popen[bytes]"
+    url: str
+    output: str = ""
+
+
+@contextmanager
+def agentruns_serve(env: Mapping[str, str], cwd: Path | None = None) -> Iterator[ServeProcess]:
+    """`agentruns serve` on a free port with this environment, once it answers `/health`; SIGTERM when the
+    block ends (killed if it has not stopped 30 s later, which `output` then says)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [AGENTRUNS, "serve", "--port", str(port)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    served = ServeProcess(process, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 90  # a cold start on a loaded 2-core machine can take half a minute
+        while True:
+            try:
+                httpx.get(f"{served.url}/health")
+                break
+            except httpx.ConnectError:
+                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        yield served
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            served.output = process.communicate(timeout=30)[0].decode()
+        except subprocess.TimeoutExpired:
+            process.kill()
+            served.output = process.communicate()[0].decode() + "\n(killed: it did not stop within 30 s of SIGTERM)"
