@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, event, func, insert, null, select
+from sqlalchemy import Text, cast, event, exists, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from agentruns import clock
 from agentruns.events.hub import HUB
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.models import Run, RunEvent
+from agentruns.storage.queries.inserts import table_of
 
 NOTIFY_CHANNEL = "agentruns_events"
 """The PostgreSQL channel on which a committed append names its run and its sender: `<run id> <sender>`."""
@@ -61,32 +62,40 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
     `closing` (terminal) event is appended, so the terminal event is always the run's last."""
     if not drafts:
         return 0
-    # One round trip locks the run's row and, on PostgreSQL, queues the NOTIFY that wakes other processes'
-    # streams at commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises
-    # this run's appends without blocking inserts that reference the row.
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    notify: ColumnElement[Any] = func.pg_notify(NOTIFY_CHANNEL, f"{run_id} {sender()}") if postgresql else null()
-    locked = select(Run.status, notify).where(Run.id == run_id).with_for_update(key_share=True)
-    row = (await session.execute(locked)).first()
-    if row is None or (RunStatus(row[0]).is_terminal and not closing):
-        return 0
     sources = [draft.source for draft in drafts if draft.source is not None]
-    if sources:
+    last_seq = select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id).scalar_subquery()
+    # Whether any draft was stored already: only on a replay after a crash, when they are then sorted out.
+    replayed = exists().where(RunEvent.run_id == run_id, RunEvent.source.in_(sources)) if sources else literal(False)
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip locks the run's row and queues the NOTIFY that wakes other processes' streams at commit
+        # (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises this run's appends
+        # without blocking inserts that reference the row. The numbers are read only then, by a statement of
+        # their own: under READ COMMITTED it sees what the writer that held the lock before committed (in the
+        # locking statement, a subquery would read the numbers from before the wait).
+        notify = func.pg_notify(NOTIFY_CHANNEL, f"{run_id} {sender()}")
+        locked = select(Run.status, notify).where(Run.id == run_id).with_for_update(key_share=True)
+        status = await session.scalar(locked)
+        last, seen = (await session.execute(select(last_seq, replayed))).one() if status else (0, False)
+    else:
+        # BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads it all.
+        row = (await session.execute(select(Run.status, last_seq, replayed).where(Run.id == run_id))).first()
+        status, last, seen = row if row is not None else (None, 0, False)
+    if status is None or (RunStatus(status).is_terminal and not closing):
+        return 0
+    if seen:
         stored = select(RunEvent.source).where(RunEvent.run_id == run_id, RunEvent.source.in_(sources))
         known = set(await session.scalars(stored))
         drafts = [draft for draft in drafts if draft.source is None or draft.source not in known]
-    if not drafts:
-        return 0
-    # Read only now, by a statement of its own: under READ COMMITTED it sees what the writer that held the lock
-    # before committed (in the locking statement, a subquery would have read the numbers from before the wait).
-    last = await session.scalar(select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id)) or 0
+        if not drafts:
+            return 0
+    last = last or 0
     now = clock.now()
     rows = [
         {"run_id": run_id, "seq": last + offset, "name": draft.name, "source": draft.source, "data": draft.data,
          "created_at": now}
         for offset, draft in enumerate(drafts, start=1)
     ]  # fmt: skip
-    await session.execute(insert(RunEvent), rows)
+    await session.execute(insert(table_of(RunEvent)), rows)
     event.listen(session.sync_session, "after_commit", _waker(run_id), once=True)
     return len(rows)
 

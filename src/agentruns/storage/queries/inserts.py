@@ -1,7 +1,9 @@
 """Inserts that skip rows already stored, on SQLite and PostgreSQL alike."""
 
-from typing import Any
+import functools
+from typing import Any, cast
 
+from sqlalchemy import Table, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,9 +11,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentruns.storage.models import Base
 
 
-async def insert_once(session: AsyncSession, table: type[Base], rows: list[dict[str, Any]]) -> None:
-    """Insert rows, skipping any whose key is already stored."""
+def table_of(model: type[Base]) -> Table:
+    """The model's table, for Core statements: they skip the ORM's per-statement work."""
+    return cast(Table, model.__table__)
+
+
+@functools.cache
+def _renamed(model: type[Base]) -> dict[str, str] | None:
+    """The model's attribute names → column names, if any differ (`metadata_` → `metadata`)."""
+    names = {attribute.key: attribute.columns[0].key for attribute in inspect(model).column_attrs}
+    return names if any(attribute != column for attribute, column in names.items()) else None
+
+
+async def insert_once(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert rows (keyed by the model's attribute names, each row with the same keys), skipping any whose key
+    is already stored.
+
+    A Core insert of the table with the rows as parameters: SQLAlchemy compiles it once per shape and caches
+    it, where an insert of `.values(rows)` through the ORM was compiled anew for every call.
+    """
     if not rows:
         return
+    renamed = _renamed(model)
+    if renamed is not None:
+        rows = [{renamed[key]: value for key, value in row.items()} for row in rows]
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    await session.execute(insert(table).values(rows).on_conflict_do_nothing())
+    await session.execute(insert(table_of(model)).on_conflict_do_nothing(), rows)
