@@ -60,9 +60,23 @@ class ToolOutcome:
 
 
 class ToolRunner(Protocol):
-    """Runs one tool call (the engine makes each call a durable step, so an outcome is never lost)."""
+    """Runs one tool call (the engine journals each outcome, so a finished call is never run again)."""
 
     async def __call__(self, call: ToolCallPart, deps: "RunDeps", handler: ToolHandler) -> ToolOutcome: ...
+
+
+ModelRequest = Callable[[], Awaitable[ModelResponse]]
+
+
+class ModelRunner(Protocol):
+    """Makes one model request (the engine journals each response, so a finished request is never sent again)."""
+
+    async def __call__(self, request: ModelRequest) -> ModelResponse: ...
+
+
+async def request_model(request: ModelRequest) -> ModelResponse:
+    """Make the model request: the runner of a loop that keeps no journal."""
+    return await request()
 
 
 class Delegation(Protocol):
@@ -93,6 +107,7 @@ class RunDeps:
     settings: Settings
     recorder: Recorder
     tool_runner: ToolRunner
+    model_runner: ModelRunner = request_model
     deltas: DeltaSink | None = None
     """Where model requests stream their text as it arrives; None sends them unstreamed."""
     children: Delegation | None = None

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic_ai import Agent, RunContext, Tool
 from pydantic_ai.capabilities import AbstractCapability, ResolveModelId
-from pydantic_ai.capabilities.abstract import ValidatedToolArgs, WrapToolExecuteHandler
+from pydantic_ai.capabilities.abstract import ValidatedToolArgs, WrapModelRequestHandler, WrapToolExecuteHandler
 from pydantic_ai.exceptions import ApprovalRequired, CallDeferred
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models import Model, ModelRequestContext, ModelResolutionContext
@@ -69,11 +69,13 @@ async def run_tool(call: ToolCallPart, deps: RunDeps, handler: ToolHandler) -> T
 
 
 class Recording(AbstractCapability[RunDeps]):
-    """Report each model response and tool call to the run's recorder, and run tools through its runner."""
+    """Make model requests and run tools through the run's runners, and report each response and tool call to
+    the run's recorder."""
 
-    async def after_model_request(
-        self, ctx: RunContext[RunDeps], *, request_context: ModelRequestContext, response: ModelResponse
+    async def wrap_model_request(
+        self, ctx: RunContext[RunDeps], *, request_context: ModelRequestContext, handler: WrapModelRequestHandler
     ) -> ModelResponse:
+        response = await ctx.deps.model_runner(lambda: handler(request_context))
         await ctx.deps.recorder.model_response(response)
         return response
 

@@ -17,11 +17,14 @@ from agentruns import clock
 from agentruns.agent.deps import LimitReached, TextDelta, ToolOutcome
 from agentruns.agent.models import ModelRef
 from agentruns.engine.cost import cost_of
+from agentruns.engine.journal import Journal
 from agentruns.events import payloads
 from agentruns.events.payloads import UsageTotals
 from agentruns.schemas.runs import StepType
 from agentruns.storage.database import Database
+from agentruns.storage.models import JournalEntry
 from agentruns.storage.queries import audit, events
+from agentruns.storage.queries.inserts import insert_once
 from agentruns.storage.queries.progress import Progress
 
 MAX_STORED_OUTPUT_CHARS = 100_000
@@ -39,6 +42,9 @@ def _jsonable(value: Any) -> Any:
 class DatabaseRecorder:
     """The `Recorder` of one run in a worker; a run resumed after a wait continues the numbers of `progress`.
 
+    Given the `journal` of the run's workflow execution, it writes the journal's new entries with the audit rows
+    that report them: one transaction per model request or tool call makes both durable.
+
     With `max_cost_micros`, the model request that brings the run's cost to it raises `LimitReached` once it is
     recorded: a request's cost is known only when it has been made.
     """
@@ -51,8 +57,10 @@ class DatabaseRecorder:
         *,
         progress: Progress | None = None,
         max_cost_micros: int | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.db = db
+        self.journal = journal
         self.run_id = run_id
         self.model_id = model_id
         self.max_cost_micros = max_cost_micros
@@ -98,9 +106,13 @@ class DatabaseRecorder:
         with their results)."""
         self._notes.append(self._stamped("runtime", text, clock.now()))
 
-    async def write_notes(self, session: AsyncSession) -> None:
-        """Write the noted lines in the caller's transaction."""
-        rows, self._notes = self._notes, []
+    async def _write_journal(self, session: AsyncSession) -> None:
+        if self.journal is not None:
+            await insert_once(session, JournalEntry, self.journal.take())
+
+    async def write_notes(self, session: AsyncSession, lines: Sequence[dict[str, Any]] = ()) -> None:
+        """Write the noted lines, then `lines`, in the caller's transaction (one insert)."""
+        rows, self._notes = [*self._notes, *lines], []
         await audit.add_logs(session, rows)
 
     async def runner_log(self, text: str) -> None:
@@ -161,10 +173,10 @@ class DatabaseRecorder:
         drafts.append(payloads.usage_recorded(self.run_id, entry, self._totals))
         self._held_text = []
         async with self.db.write() as session:
+            await self._write_journal(session)
             await audit.add_steps(session, steps)
             await audit.add_usage(session, [entry])
-            await self.write_notes(session)
-            await audit.add_logs(session, [log])
+            await self.write_notes(session, [log])
             await events.append(session, self.run_id, drafts)
         limit = self.max_cost_micros
         if limit is not None and self._totals.cost_micros >= limit:
@@ -221,7 +233,7 @@ class DatabaseRecorder:
             text = outcome.printed if outcome.printed.endswith("\n") else outcome.printed + "\n"
             logs.append(self._log("runtime", text, at))
         async with self.db.write() as session:
+            await self._write_journal(session)
             await audit.add_steps(session, [step])
-            await self.write_notes(session)
-            await audit.add_logs(session, logs)
+            await self.write_notes(session, logs)
             await events.append(session, self.run_id, [payloads.step_recorded(self.run_id, step)])

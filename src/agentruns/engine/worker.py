@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dbos import DBOS, DBOSConfig
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
@@ -38,9 +37,8 @@ from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
 from agentruns.storage.database import Database, system_database_url
-from agentruns.storage.models import Run
 from agentruns.storage.queries import run_states
-from agentruns.storage.queries.orphans import orphaned_runs
+from agentruns.storage.queries.orphans import orphaned_runs, runs_to_stop
 
 log = logging.getLogger("agentruns.worker")
 
@@ -185,20 +183,21 @@ class Worker:
         await time_out_waits(self.db, self.engine, clock.now())
 
     async def _stop_cancelled_runs(self) -> None:
-        """Stop at once the runs of this process that were cancelled: their tasks, model requests, processes."""
+        """Stop at once the runs of this process that were cancelled: their tasks, model requests, processes.
+
+        A run whose workflow was ended from outside (DBOS's own cancel) is stopped too, and left as it is: the
+        orphan check then fails it, saying how its workflow ended.
+        """
         context = current()
         if not context.running:
             return
         async with self.db.read() as session:
-            ended = list(
-                await session.scalars(
-                    select(Run.id).where(Run.id.in_(list(context.running)), Run.status == RunStatus.CANCELLED)
-                )
-            )
-        for run_id in ended:
+            stopping = await runs_to_stop(session, list(context.running))
+        for run_id, cancelled in stopping:
             task = context.running.get(run_id)
             if task is not None and not task.done():
-                context.cancelled.add(run_id)
+                if cancelled:
+                    context.cancelled.add(run_id)
                 task.cancel()
 
 

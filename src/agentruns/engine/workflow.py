@@ -1,8 +1,10 @@
 """The durable run workflow: start the run, run the agent loop under its time limit, record the end.
 
-Each model request and each tool call is a DBOS step, so a run resumed after a crash continues from its
-last finished step and no finished model request is sent again. A loop that stops to wait (a question, a
-child run) records the wait and ends the workflow; another workflow resumes the run (`engine/waits.py`).
+Each model request's response and each tool call's outcome is journaled with the audit rows that report it
+(`engine/journal.py`), so a run resumed after a crash continues from its last finished step and no finished
+model request is sent again; starting, resuming and waiting are DBOS steps. A loop that stops to wait (a
+question, a child run) records the wait and ends the workflow; another workflow resumes the run
+(`engine/waits.py`).
 """
 
 import asyncio
@@ -11,21 +13,20 @@ from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
-from pydantic_ai.durable_exec.dbos import DBOSDurability
 from pydantic_ai.exceptions import UsageLimitExceeded
-from pydantic_ai.messages import ToolCallPart
 from pydantic_ai.tools import DeferredToolRequests
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
-from agentruns.agent.deps import LimitReached, RunDeps, ToolHandler, ToolOutcome
-from agentruns.agent.loop import RunSpec, build_agent, run_loop, run_tool
+from agentruns.agent.deps import LimitReached, RunDeps
+from agentruns.agent.loop import RunSpec, build_agent, run_loop
 from agentruns.agent.models import MissingCredentials, check_credentials
 from agentruns.engine import endings, sandboxes, waits
 from agentruns.engine.children import ChildRuns
 from agentruns.engine.context import current
 from agentruns.engine.errors import failure
+from agentruns.engine.journal import Journal
 from agentruns.engine.names import WORKFLOW_NAME
 from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.sandbox.errors import SandboxError
@@ -36,8 +37,8 @@ from agentruns.storage.queries import run_states
 from agentruns.storage.queries import waits as stored_waits
 from agentruns.storage.queries.progress import Progress, progress_of
 
-# One durable agent for every run; the run's model, instructions and tools are given per run.
-AGENT = build_agent([DBOSDurability(parallel_execution_mode="sequential")])
+# One agent for every run; the run's model, instructions and tools are given per run.
+AGENT = build_agent()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +139,6 @@ async def wait_for(run_id: str, started: StartedRun, requests: DeferredToolReque
     )  # fmt: skip
 
 
-async def durable_tool(call: ToolCallPart, deps: RunDeps, handler: ToolHandler) -> ToolOutcome:
-    """Run a tool call as a DBOS step: once it finished, a replay returns its outcome without running it."""
-    if DBOS.step_id is not None:  # already inside a step
-        return await run_tool(call, deps, handler)
-    return await DBOS.run_step_async({"name": f"tool.{call.tool_name}"}, run_tool, call, deps, handler)
-
-
 async def _end(recorder: DatabaseRecorder, code: ErrorCode, message: str, *, timed_out: bool = False) -> None:
     """End the run as failed (or timed out), its noted log lines written in the same transaction."""
     context, run_id = current(), recorder.run_id
@@ -172,8 +166,9 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     if started is None:
         return "skipped"
     spec = started.spec
+    journal = await Journal.load(context.db, run_id, resume)
     recorder = DatabaseRecorder(context.db, run_id, spec.model, progress=started.progress,
-                                max_cost_micros=started.max_cost_micros)  # fmt: skip
+                                max_cost_micros=started.max_cost_micros, journal=journal)  # fmt: skip
     resumption = None
     if resume:
         assert started.progress is not None
@@ -194,16 +189,19 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     children = ChildRuns(context.db, context.engine, run_id=run_id, resume=resume,
                          max_depth=context.settings.max_run_depth)  # fmt: skip
     deps = RunDeps(run_id=run_id, sandbox=sandbox, settings=context.settings, recorder=recorder,
-                   tool_runner=durable_tool, deltas=recorder, children=children)  # fmt: skip
+                   tool_runner=journal.tool_call, model_runner=journal.model_request, deltas=recorder,
+                   children=children)  # fmt: skip
     task = asyncio.current_task()
     assert task is not None
     context.running[run_id] = task  # pyright: ignore[reportArgumentType]
     recorder.note_runner(f"started on worker {context.executor_id} with model {spec.model}")
     time_limit = asyncio.timeout(max(0.0, started.deadline - clock.now().timestamp()))
     try:
-        async with sandboxes.closing(sandbox, context, recorder) as lease, time_limit:
-            result = await run_loop(AGENT, spec, deps, resumption)
-            lease.run_ends = not isinstance(result.output, DeferredToolRequests)
+        # One tool call at a time, so that a replay meets them, and numbers their journal entries, in order.
+        with AGENT.parallel_tool_call_execution_mode("sequential"):
+            async with sandboxes.closing(sandbox, context, recorder) as lease, time_limit:
+                result = await run_loop(AGENT, spec, deps, resumption)
+                lease.run_ends = not isinstance(result.output, DeferredToolRequests)
     except TimeoutError as exc:
         if not time_limit.expired():  # a TimeoutError from inside the loop is a failure, not the time limit
             return await _fail(recorder, exc)

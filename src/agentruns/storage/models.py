@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -195,6 +196,23 @@ class RunStep(Base):
     tool_output: Mapped[Any] = mapped_column(JSONValue, nullable=True)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class JournalEntry(Base):
+    """What one model request or tool call of a run's workflow execution returned, kept to replay it after a crash.
+
+    Execution 0 starts the run; execution N resumes it after its wait N. Entries are numbered in the order the
+    execution made its requests and calls, and written in the transaction of the audit rows that report them.
+    """
+
+    __tablename__ = "run_journal"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    execution: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    """The result, pickled (as DBOS keeps its steps' results): a `ModelResponse`, a `ToolOutcome` or what a tool
+    raised."""
 
 
 class UsageEntry(Base):
