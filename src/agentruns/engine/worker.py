@@ -38,7 +38,7 @@ from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
 from agentruns.storage.database import Database, system_database_url
 from agentruns.storage.queries import run_states
-from agentruns.storage.queries.orphans import orphaned_runs, runs_to_stop
+from agentruns.storage.queries.orphans import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
 
 log = logging.getLogger("agentruns.worker")
 
@@ -163,7 +163,12 @@ class Worker:
         await sweep(self.db, root, keep_seconds=self.settings.workspace_keep_seconds, now=clock.now())
 
     async def _fail_orphans(self) -> None:
-        """No run stays active once its workflow has ended (for instance after a bug in the engine)."""
+        """No run stays active once its workflow has ended (for instance after a bug in the engine), and no run
+        queued by an older version stays queued (an API process not upgraded yet may still enqueue them)."""
+        async with self.db.write() as session:
+            adopted = await adopt_unstarted_workflows(session, QUEUE_NAME, WORKFLOW_VERSION)
+        if adopted:
+            log.info("took %d queued runs of an older workflow version", adopted)
         async with self.db.read() as session:
             orphans = await orphaned_runs(session)
         for run_id, workflow_status in orphans:

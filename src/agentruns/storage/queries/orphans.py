@@ -1,26 +1,28 @@
-"""Find runs that look active but whose durable workflow has ended: nothing will ever finish them; and, among
-the runs a worker executes, those to stop.
+"""Find runs that look active but whose durable workflow has ended: nothing will ever finish them; adopt the
+queued workflows of an older workflow version, which no worker of this version would take; and, among the runs
+a worker executes, find those to stop.
 
 A waiting run has no workflow until it resumes (its last one ended when it began to wait), so it is not one.
 """
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import CursorResult, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # DBOS statuses after which a workflow never runs again.
 ENDED_WORKFLOW_STATUSES = ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
 
 
-def _workflow_table(session: AsyncSession) -> str:
+def _dbos_table(session: AsyncSession, name: str) -> str:
     # DBOS keeps its tables in schema `dbos` on PostgreSQL and unqualified in a SQLite file.
-    return "workflow_status" if session.get_bind().dialect.name == "sqlite" else "dbos.workflow_status"
+    return name if session.get_bind().dialect.name == "sqlite" else f"dbos.{name}"
 
 
 async def orphaned_runs(session: AsyncSession, limit: int = 100) -> Sequence[tuple[str, str]]:
     """(run id, workflow status) of queued or running runs whose workflow ended."""
-    table = _workflow_table(session)
+    table = _dbos_table(session, "workflow_status")
     query = text(
         f"SELECT runs.id, wf.status FROM runs JOIN {table} AS wf ON wf.workflow_uuid = runs.workflow_id "  # noqa: S608
         "WHERE runs.status IN ('queued', 'running') AND wf.status IN :ended LIMIT :limit"
@@ -32,7 +34,7 @@ async def orphaned_runs(session: AsyncSession, limit: int = 100) -> Sequence[tup
 async def runs_to_stop(session: AsyncSession, run_ids: Sequence[str]) -> Sequence[tuple[str, bool]]:
     """(run id, whether it was cancelled) of the given runs that were cancelled, or whose workflow was ended from
     outside (by DBOS's own cancel, say): a worker executing them stops them."""
-    table = _workflow_table(session)
+    table = _dbos_table(session, "workflow_status")
     query = text(
         f"SELECT runs.id, runs.status = 'cancelled' FROM runs LEFT JOIN {table} AS wf "  # noqa: S608
         "ON wf.workflow_uuid = runs.workflow_id "
@@ -40,3 +42,19 @@ async def runs_to_stop(session: AsyncSession, run_ids: Sequence[str]) -> Sequenc
     ).bindparams(bindparam("ids", expanding=True), bindparam("ended", expanding=True))
     rows = await session.execute(query, {"ids": list(run_ids), "ended": list(ENDED_WORKFLOW_STATUSES)})
     return [(row[0], bool(row[1])) for row in rows]
+
+
+async def adopt_unstarted_workflows(session: AsyncSession, queue: str, version: str) -> int:
+    """Stamp with `version` the workflows still queued on `queue` under another version that never began (no
+    step recorded): they replay nothing, so this version runs them. How many there were.
+
+    A workflow that began under another version needs a worker of that version (docs/deploy.md, upgrades).
+    """
+    workflows, steps = _dbos_table(session, "workflow_status"), _dbos_table(session, "operation_outputs")
+    query = text(
+        f"UPDATE {workflows} SET application_version = :version "  # noqa: S608
+        f"WHERE queue_name = :queue AND status = 'ENQUEUED' AND application_version <> :version "
+        f"AND NOT EXISTS (SELECT 1 FROM {steps} AS step WHERE step.workflow_uuid = {workflows}.workflow_uuid)"
+    )
+    result = cast(CursorResult[Any], await session.execute(query, {"version": version, "queue": queue}))
+    return result.rowcount
