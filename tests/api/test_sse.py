@@ -21,7 +21,9 @@ def test_a_client_that_leaves_a_quiet_run_ends_its_stream_and_the_runs_feed(clie
 
     with client.stream("GET", f"/agent/v1/run/{run_id}/events") as response:
         assert response.headers["cache-control"] == "no-store"
-        first = next(frames(response))
+        # Held until the block ends: a dropped frame iterator closes httpx's stream, and with it the connection.
+        received = frames(response)
+        first = next(received)
         assert (first.id, first.event) == (1, "run.status")
         assert feeds_of_the_run() == 1
     deadline = time.monotonic() + WAIT
