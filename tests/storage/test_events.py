@@ -1,12 +1,14 @@
 """The run event log: numbered 1, 2, 3 … per run, each recorded item once, nothing after the terminal event."""
 
 import asyncio
+import contextlib
 import json
 
 import httpx
 from sqlalchemy import select
 
 from agentruns import clock
+from agentruns.events.hub import HUB
 from agentruns.storage.models import Run, RunEvent
 from agentruns.storage.queries import events, run_states
 from agentruns.storage.queries.events import EventDraft
@@ -110,3 +112,26 @@ def test_a_stream_reads_the_stored_json_text_of_each_payload(client: httpx.Clien
     assert [json.loads(row.data_json) for row in rows] == payloads
     assert all("\n" not in row.data_json for row in rows)  # one line each, as an SSE `data:` line needs
     assert all(row.created_at.tzinfo is not None for row in rows)
+
+
+def test_a_committed_append_wakes_the_runs_streams_and_a_rolled_back_one_does_not(
+    client: httpx.Client, bridge: AsyncBridge
+) -> None:
+    run_id = _queued_run(client)
+
+    class RolledBack(Exception):
+        pass
+
+    async def scenario() -> tuple[bool, bool]:
+        with HUB.subscribe(run_id) as waiter:
+            with contextlib.suppress(RolledBack):
+                async with bridge.db.write() as session:
+                    await events.append(session, run_id, [EventDraft("x", {"n": 1}, "item:1")])
+                    raise RolledBack
+            after_rollback = await waiter.wait(0.2)
+            async with bridge.db.write() as session:  # the same draft again: it was not stored
+                await events.append(session, run_id, [EventDraft("x", {"n": 1}, "item:1")])
+            return after_rollback, await waiter.wait(10)
+
+    assert bridge.call(scenario) == (False, True)
+    assert [name for _, name, _ in bridge.call(_stored, bridge, run_id)] == ["run.status", "x"]

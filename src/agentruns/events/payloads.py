@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import Any, Literal, cast
 
 from agentruns.schemas.runs import RunStatus, RunStatusOut
 from agentruns.services.run_details import duration_ms, entry_out, step_out
@@ -54,15 +55,21 @@ def status_changed(run: Run, now: datetime) -> EventDraft:
     return EventDraft(f"run.{status.value}" if status.is_terminal else "run.status", run_outcome(run, now))
 
 
+def _as_stored(row: dict[str, Any]) -> Any:
+    """A row about to be stored, read as the model it becomes: `step_out` and `entry_out` only read its
+    attributes, and a plain namespace spares the ORM's instrumentation (a third of the cost of a step's event)."""
+    return SimpleNamespace(**row)
+
+
 def step_recorded(run_id: str, row: dict[str, Any]) -> EventDraft:
     """`run.step`: a step of the audit trail, as the details show it."""
-    step = step_out(run_id, RunStep(**row)).model_dump(mode="json")
+    step = step_out(run_id, cast(RunStep, _as_stored(row))).model_dump(mode="json")
     return EventDraft("run.step", {"step": step}, source=f"step:{row['number']}")
 
 
 def usage_recorded(run_id: str, row: dict[str, Any], totals: UsageTotals) -> EventDraft:
     """`run.usage`: a billable call, as the details show it, and the run's totals after it."""
-    entry = entry_out(run_id, UsageEntry(**row)).model_dump(mode="json")
+    entry = entry_out(run_id, cast(UsageEntry, _as_stored(row))).model_dump(mode="json")
     return EventDraft("run.usage", {"entry": entry, "totals": totals.as_json()}, source=f"usage:{row['number']}")
 
 

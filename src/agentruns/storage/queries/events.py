@@ -7,12 +7,12 @@ after the other, and a number is visible only once every smaller one is.
 
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, event, exists, func, insert, literal, select
+from sqlalchemy import Text, bindparam, cast, event, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ _senders: dict[int, str] = {}
 
 
 def sender() -> str:
-    """This process's name in its notifications: its own commits wake its streams already (`_waker`), so its
+    """This process's name in its notifications: its own commits wake its streams already (`_wake_streams`), so its
     listener skips them. Random, as process ids repeat across hosts; by process id, as a fork is another."""
     pid = os.getpid()
     name = _senders.get(pid)
@@ -57,34 +57,50 @@ class EventDraft:
     source: str | None = None
 
 
+# The statements of `append`, built once: building them per call cost more than running them.
+_LAST_SEQ = select(func.max(RunEvent.seq)).where(RunEvent.run_id == bindparam("run_id")).scalar_subquery()
+# Whether any draft was stored already: only on a replay after a crash, when they are then sorted out.
+_REPLAYED = exists().where(
+    RunEvent.run_id == bindparam("run_id"), RunEvent.source.in_(bindparam("sources", expanding=True))
+)
+_STORED_SOURCES = select(RunEvent.source).where(
+    RunEvent.run_id == bindparam("run_id"), RunEvent.source.in_(bindparam("sources", expanding=True))
+)
+# PostgreSQL: one round trip locks the run's row and queues the NOTIFY that wakes other processes' streams at
+# commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises this run's appends
+# without blocking inserts that reference the row. The numbers are read only then, by a statement of their own:
+# under READ COMMITTED it sees what the writer that held the lock before committed (in the locking statement, a
+# subquery would read the numbers from before the wait).
+_LOCK_AND_NOTIFY = (
+    select(Run.status, func.pg_notify(NOTIFY_CHANNEL, bindparam("notification")))
+    .where(Run.id == bindparam("run_id"))
+    .with_for_update(key_share=True)
+)
+_NUMBERS = select(_LAST_SEQ, _REPLAYED)
+# SQLite: BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads it all.
+_STATUS_AND_NUMBERS = select(Run.status, _LAST_SEQ, _REPLAYED).where(Run.id == bindparam("run_id"))
+_INSERT = insert(table_of(RunEvent))
+_APPENDED = "agentruns.appended_runs"
+"""The key of `Session.info` under which a transaction keeps the runs it appended to, to wake their streams."""
+
+
 async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft], *, closing: bool = False) -> int:
     """Append the drafts not yet stored; returns how many were. Once the run has ended, only its
     `closing` (terminal) event is appended, so the terminal event is always the run's last."""
     if not drafts:
         return 0
     sources = [draft.source for draft in drafts if draft.source is not None]
-    last_seq = select(func.max(RunEvent.seq)).where(RunEvent.run_id == run_id).scalar_subquery()
-    # Whether any draft was stored already: only on a replay after a crash, when they are then sorted out.
-    replayed = exists().where(RunEvent.run_id == run_id, RunEvent.source.in_(sources)) if sources else literal(False)
+    params = {"run_id": run_id, "sources": sources}
     if session.get_bind().dialect.name == "postgresql":
-        # One round trip locks the run's row and queues the NOTIFY that wakes other processes' streams at commit
-        # (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises this run's appends
-        # without blocking inserts that reference the row. The numbers are read only then, by a statement of
-        # their own: under READ COMMITTED it sees what the writer that held the lock before committed (in the
-        # locking statement, a subquery would read the numbers from before the wait).
-        notify = func.pg_notify(NOTIFY_CHANNEL, f"{run_id} {sender()}")
-        locked = select(Run.status, notify).where(Run.id == run_id).with_for_update(key_share=True)
-        status = await session.scalar(locked)
-        last, seen = (await session.execute(select(last_seq, replayed))).one() if status else (0, False)
+        status = await session.scalar(_LOCK_AND_NOTIFY, {"run_id": run_id, "notification": f"{run_id} {sender()}"})
+        last, seen = (await session.execute(_NUMBERS, params)).one() if status else (0, False)
     else:
-        # BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads it all.
-        row = (await session.execute(select(Run.status, last_seq, replayed).where(Run.id == run_id))).first()
+        row = (await session.execute(_STATUS_AND_NUMBERS, params)).first()
         status, last, seen = row if row is not None else (None, 0, False)
     if status is None or (RunStatus(status).is_terminal and not closing):
         return 0
     if seen:
-        stored = select(RunEvent.source).where(RunEvent.run_id == run_id, RunEvent.source.in_(sources))
-        known = set(await session.scalars(stored))
+        known = set(await session.scalars(_STORED_SOURCES, params))
         drafts = [draft for draft in drafts if draft.source is None or draft.source not in known]
         if not drafts:
             return 0
@@ -95,18 +111,21 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
          "created_at": now}
         for offset, draft in enumerate(drafts, start=1)
     ]  # fmt: skip
-    await session.execute(insert(table_of(RunEvent)), rows)
-    event.listen(session.sync_session, "after_commit", _waker(run_id), once=True)
+    await session.execute(_INSERT, rows)
+    session.info.setdefault(_APPENDED, set()).add(run_id)
     return len(rows)
 
 
-def _waker(run_id: str) -> Callable[[Session], None]:
-    """What wakes this process's streams of the run once the transaction commits."""
-
-    def wake(_session: Session) -> None:
+@event.listens_for(Session, "after_commit")
+def _wake_streams(session: Session) -> None:
+    """Once a transaction that appended commits, wake this process's streams of its runs."""
+    for run_id in session.info.pop(_APPENDED, ()):
         HUB.publish(run_id)
 
-    return wake
+
+@event.listens_for(Session, "after_rollback")
+def _forget_appended(session: Session) -> None:
+    session.info.pop(_APPENDED, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 import functools
 from typing import Any, cast
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Insert, Table, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,17 +23,22 @@ def _renamed(model: type[Base]) -> dict[str, str] | None:
     return names if any(attribute != column for attribute, column in names.items()) else None
 
 
+@functools.cache
+def _insert_once_statement(dialect: str, model: type[Base]) -> Insert:
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    return insert(table_of(model)).on_conflict_do_nothing()
+
+
 async def insert_once(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Insert rows (keyed by the model's attribute names, each row with the same keys), skipping any whose key
     is already stored.
 
-    A Core insert of the table with the rows as parameters: SQLAlchemy compiles it once per shape and caches
-    it, where an insert of `.values(rows)` through the ORM was compiled anew for every call.
+    A Core insert of the table, built once, with the rows as parameters: SQLAlchemy compiles it once per shape
+    and caches it, where an insert of `.values(rows)` through the ORM was compiled anew for every call.
     """
     if not rows:
         return
     renamed = _renamed(model)
     if renamed is not None:
         rows = [{renamed[key]: value for key, value in row.items()} for row in rows]
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
-    await session.execute(insert(table_of(model)).on_conflict_do_nothing(), rows)
+    await session.execute(_insert_once_statement(session.get_bind().dialect.name, model), rows)
