@@ -2,7 +2,6 @@
 
 import functools
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from agentruns.agent.models import build_model
 from agentruns.agent.streaming import StreamingModel
 from agentruns.agent.tools import ToolFunction, select_tools
 
-AGENT_NAME = "agentruns"  # part of every durable step's name: never change it
+AGENT_NAME = "agentruns"
 DEFAULT_MODEL_ID = "offline/scripted"
 
 
@@ -121,14 +120,14 @@ def _resolve(ctx: ModelResolutionContext[RunDeps], model_id: str) -> Model:
     return model
 
 
-def build_agent(extra: Sequence[AbstractCapability[RunDeps]] = ()) -> Agent[RunDeps, RunOutput]:
-    """The agent every run uses; `extra` adds capabilities such as durability."""
+def build_agent() -> Agent[RunDeps, RunOutput]:
+    """The agent every run uses; each run names its own model, instructions and tools."""
     return Agent(
-        DEFAULT_MODEL_ID,  # every run names its own model; durability needs the agent to have one
+        DEFAULT_MODEL_ID,
         name=AGENT_NAME,
         deps_type=RunDeps,
         output_type=[str, DeferredToolRequests],
-        capabilities=[ResolveModelId(_resolve), Recording(), *extra],
+        capabilities=[ResolveModelId(_resolve), Recording()],
     )
 
 
