@@ -64,7 +64,7 @@ class EventHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[Waiter]] = {}
-        self._every_run: set[Waiter] = set()
+        self._deliveries: set[Waiter] = set()
         self._ticks = 0
         self._last_ring: dict[str, int] = {}
 
@@ -87,17 +87,17 @@ class EventHub:
                         del self._last_ring[run_id]
 
     @contextmanager
-    def subscribe_all(self) -> Generator[Waiter]:
-        """A waiter rung whenever any run's log may have grown, until the block ends (the webhook sender's:
-        a run's end schedules its webhooks in the transaction that stores its terminal event)."""
+    def subscribe_deliveries(self) -> Generator[Waiter]:
+        """A waiter rung whenever a transaction of this process that scheduled webhook deliveries commits, until
+        the block ends (the webhook sender's)."""
         waiter = Waiter()
         with self._lock:
-            self._every_run.add(waiter)
+            self._deliveries.add(waiter)
         try:
             yield waiter
         finally:
             with self._lock:
-                self._every_run.discard(waiter)
+                self._deliveries.discard(waiter)
 
     def publish(self, run_id: str) -> None:
         """The run's log may have grown: wake its streams."""
@@ -105,13 +105,18 @@ class EventHub:
             waiters = list(self._waiters.get(run_id, ()))
             if waiters:
                 self._tick(run_id)
-            waiters += self._every_run
+        Waiter.ring_all(waiters)
+
+    def deliveries_scheduled(self) -> None:
+        """Webhook deliveries were scheduled: wake the webhook sender."""
+        with self._lock:
+            waiters = list(self._deliveries)
         Waiter.ring_all(waiters)
 
     def publish_all(self) -> None:
         """Wake every stream (after notifications may have been missed)."""
         with self._lock:
-            waiters = [waiter for group in self._waiters.values() for waiter in group] + list(self._every_run)
+            waiters = [waiter for group in self._waiters.values() for waiter in group]
             for run_id in self._waiters:
                 self._tick(run_id)
         Waiter.ring_all(waiters)

@@ -1,8 +1,9 @@
 """A worker's webhook sender: it claims the deliveries that are due and sends them, signed.
 
-It claims within SWEEP_SECONDS after this process stored an event (a run that ends here schedules its
-webhooks in the transaction that stores its terminal event), and every FULL_SWEEP_SECONDS regardless (for
-deliveries scheduled by other processes, and for retries).
+It claims within SWEEP_SECONDS after a transaction of this process that scheduled deliveries commits (a run
+that ends here schedules its webhooks in the transaction that stores its terminal event), and every
+FULL_SWEEP_SECONDS regardless (for deliveries scheduled by other processes, and for retries). Other events
+do not wake it: while runs go on, a claim per event cost a write transaction twenty times a second.
 
 Each delivery is tried up to 4 times (the first attempt and 3 retries), the n-th retry
 `AGENTRUNS_WEBHOOK_RETRY_SECONDS` × 2^(n-1) after the attempt before it, jittered by ±50%. Its target is
@@ -31,7 +32,8 @@ from agentruns.storage.queries.webhooks import MAX_ATTEMPTS
 log = logging.getLogger("agentruns.webhooks")
 
 SWEEP_SECONDS = 0.05
-"""How often the worker calls `sweep`, which claims only when an event was stored here or the full interval passed."""
+"""How often the worker calls `sweep`, which claims only when deliveries were scheduled here or the full interval
+passed."""
 FULL_SWEEP_SECONDS = 0.5
 BATCH = 50
 
@@ -56,10 +58,10 @@ class WebhookSender:
 
     async def start(self) -> None:
         """Take back the deliveries this worker held when it last stopped, so they are sent again at once,
-        and start listening for events stored in this process."""
+        and start listening for deliveries scheduled in this process."""
         async with self._db.write() as session:
             await webhooks.release(session, self._owner)
-        self._doorbell = self._watching.enter_context(self._hub.subscribe_all())
+        self._doorbell = self._watching.enter_context(self._hub.subscribe_deliveries())
 
     async def close(self) -> None:
         """Stop listening and close the HTTP client."""
@@ -67,8 +69,8 @@ class WebhookSender:
         await self._client.aclose()
 
     async def sweep(self) -> None:
-        """Send every delivery that is due now (up to a batch), each to its end or to its next retry, if an
-        event was stored in this process since the last claim or FULL_SWEEP_SECONDS passed; else nothing."""
+        """Send every delivery that is due now (up to a batch), each to its end or to its next retry, if this
+        process scheduled deliveries since the last claim or FULL_SWEEP_SECONDS passed; else nothing."""
         rung = self._doorbell is None or self._doorbell.rung
         if not rung and time.monotonic() - self._claimed_at < FULL_SWEEP_SECONDS:
             return
