@@ -25,7 +25,7 @@ from agentruns.engine import endings
 from agentruns.engine.client import EngineClient
 from agentruns.engine.context import WorkerContext, current, install
 from agentruns.engine.liveness import Liveness
-from agentruns.engine.names import APP_NAME, QUEUE_NAME, WORKFLOW_VERSION
+from agentruns.engine.names import APP_NAME, QUEUE_NAME, WORKFLOW_VERSION, workflow_id_for
 from agentruns.engine.sandboxes import check_worker
 from agentruns.engine.wait_sweep import time_out_waits
 from agentruns.engine.workflow import run_workflow
@@ -37,7 +37,7 @@ from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
 from agentruns.storage.database import Database, system_database_url
-from agentruns.storage.queries import run_states
+from agentruns.storage.queries import journal, run_states
 from agentruns.storage.queries.orphans import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
 
 log = logging.getLogger("agentruns.worker")
@@ -46,7 +46,7 @@ log = logging.getLogger("agentruns.worker")
 REGISTERED_WORKFLOWS = (run_workflow,)
 
 CANCEL_CHECK_SECONDS = 0.2
-ORPHAN_CHECK_SECONDS = 5.0
+WORKFLOW_CHECK_SECONDS = 5.0
 WAIT_CHECK_SECONDS = 1.0
 JAIL_SWEEP_SECONDS = 10.0
 
@@ -106,7 +106,7 @@ class Worker:
             asyncio.create_task(self._every(WEBHOOK_SWEEP_SECONDS, self._webhooks.sweep), name="agentruns-webhooks"),
             asyncio.create_task(self._every(heartbeat, self._take_over_dead_workers), name="agentruns-takeover"),
             asyncio.create_task(self._every(CANCEL_CHECK_SECONDS, self._stop_cancelled_runs), name="agentruns-cancel"),
-            asyncio.create_task(self._every(ORPHAN_CHECK_SECONDS, self._fail_orphans), name="agentruns-orphans"),
+            asyncio.create_task(self._every(WORKFLOW_CHECK_SECONDS, self._check_workflows), name="agentruns-workflows"),
             asyncio.create_task(self._every(WAIT_CHECK_SECONDS, self._time_out_waits), name="agentruns-waits"),
             asyncio.create_task(self._every(JAIL_SWEEP_SECONDS, self._kill_orphaned_jails), name="agentruns-jails"),
             asyncio.create_task(
@@ -162,11 +162,13 @@ class Worker:
         root = Path(self.settings.workspace_root).resolve()
         await sweep(self.db, root, keep_seconds=self.settings.workspace_keep_seconds, now=clock.now())
 
-    async def _fail_orphans(self) -> None:
-        """No run stays active once its workflow has ended (for instance after a bug in the engine), and no run
-        queued by an older version stays queued (an API process not upgraded yet may still enqueue them)."""
+    async def _check_workflows(self) -> None:
+        """No run queued by an older version stays queued (an API process not upgraded yet may still enqueue
+        them); the journal entries of ended workflows are forgotten (`storage/queries/journal.py`); no run stays
+        active once its workflow has ended (for instance after a bug in the engine)."""
         async with self.db.write() as session:
             adopted = await adopt_unstarted_workflows(session, QUEUE_NAME, WORKFLOW_VERSION)
+            await journal.forget_ended(session, workflow_id_for)
         if adopted:
             log.info("took %d queued runs of an older workflow version", adopted)
         async with self.db.read() as session:

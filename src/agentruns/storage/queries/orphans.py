@@ -15,14 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 ENDED_WORKFLOW_STATUSES = ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
 
 
-def _dbos_table(session: AsyncSession, name: str) -> str:
-    # DBOS keeps its tables in schema `dbos` on PostgreSQL and unqualified in a SQLite file.
+def dbos_table(session: AsyncSession, name: str) -> str:
+    """DBOS's table `name` as the session's database names it: in schema `dbos` on PostgreSQL, unqualified in a
+    SQLite file."""
     return name if session.get_bind().dialect.name == "sqlite" else f"dbos.{name}"
 
 
 async def orphaned_runs(session: AsyncSession, limit: int = 100) -> Sequence[tuple[str, str]]:
     """(run id, workflow status) of queued or running runs whose workflow ended."""
-    table = _dbos_table(session, "workflow_status")
+    table = dbos_table(session, "workflow_status")
     query = text(
         f"SELECT runs.id, wf.status FROM runs JOIN {table} AS wf ON wf.workflow_uuid = runs.workflow_id "  # noqa: S608
         "WHERE runs.status IN ('queued', 'running') AND wf.status IN :ended LIMIT :limit"
@@ -34,7 +35,7 @@ async def orphaned_runs(session: AsyncSession, limit: int = 100) -> Sequence[tup
 async def runs_to_stop(session: AsyncSession, run_ids: Sequence[str]) -> Sequence[tuple[str, bool]]:
     """(run id, whether it was cancelled) of the given runs that were cancelled, or whose workflow was ended from
     outside (by DBOS's own cancel, say): a worker executing them stops them."""
-    table = _dbos_table(session, "workflow_status")
+    table = dbos_table(session, "workflow_status")
     query = text(
         f"SELECT runs.id, runs.status = 'cancelled' FROM runs LEFT JOIN {table} AS wf "  # noqa: S608
         "ON wf.workflow_uuid = runs.workflow_id "
@@ -50,7 +51,7 @@ async def adopt_unstarted_workflows(session: AsyncSession, queue: str, version: 
 
     A workflow that began under another version needs a worker of that version (docs/deploy.md, upgrades).
     """
-    workflows, steps = _dbos_table(session, "workflow_status"), _dbos_table(session, "operation_outputs")
+    workflows, steps = dbos_table(session, "workflow_status"), dbos_table(session, "operation_outputs")
     query = text(
         f"UPDATE {workflows} SET application_version = :version "  # noqa: S608
         f"WHERE queue_name = :queue AND status = 'ENQUEUED' AND application_version <> :version "
