@@ -20,12 +20,14 @@ class ListSink:
 
     def __init__(self, *, failing: bool = False) -> None:
         self.batches: list[tuple[str, int, list[TextDelta]]] = []
+        self.lasts: list[bool] = []
         self.failing = failing
 
     async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta], *, last: bool = False) -> None:
         if self.failing:
             raise RuntimeError("the database is away")
         self.batches.append((stream, chunk, list(deltas)))
+        self.lasts.append(last)
 
 
 async def _thinking_then_words(
@@ -61,8 +63,15 @@ class UnstreamedModel(Model):
         return _answer(messages, None)
 
 
-def _run(sink: ListSink, *, streams: bool = True, interval: float = 0.05) -> str:
-    wrapped = FunctionModel(_answer, stream_function=_thinking_then_words) if streams else UnstreamedModel()
+async def _words_at_once(_messages: list[ModelMessage], _info: AgentInfo) -> AsyncIterator[str]:
+    for word in WORDS:
+        await asyncio.sleep(0)  # each word is its own event, with the event loop turning in between
+        yield word
+
+
+def _run(sink: ListSink, *, streams: bool = True, interval: float = 0.05, fast: bool = False) -> str:
+    stream_function = _words_at_once if fast else _thinking_then_words
+    wrapped = FunctionModel(_answer, stream_function=stream_function) if streams else UnstreamedModel()
     model = StreamingModel(wrapped, sink, interval=interval)
     return asyncio.run(Agent(model).run("go")).output
 
@@ -81,6 +90,13 @@ def test_text_arrives_in_batches_that_add_up_to_the_answer() -> None:
     assert [delta.offset for delta in text] == offsets
     # 40 words written 5 ms apart, passed on at most every 50 ms: coalesced, yet more than one batch.
     assert 1 < len(text) < len(WORDS)
+
+
+def test_a_response_complete_within_the_interval_is_passed_on_once_as_the_last_batch() -> None:
+    sink = ListSink()
+    assert _run(sink, interval=0.5, fast=True) == "".join(WORDS)
+    assert sink.lasts == [True]
+    assert "".join(delta.text for delta in sink.batches[0][2]) == "".join(WORDS)
 
 
 def test_a_sink_that_fails_does_not_fail_the_request() -> None:

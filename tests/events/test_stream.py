@@ -21,7 +21,7 @@ from tests.support.workers import WorkerProcess
 
 TERMINAL = {"run.completed", "run.failed", "run.cancelled", "run.timeout"}
 PROMPT = "\n".join([
-    "drip 0.01",
+    "drip 0.04",  # 10 words over 0.4 s: the text is passed on in several batches (every 0.1 s)
     'call bash {"command": "echo one"}',
     'call write {"path": "a.txt", "content": "two"}',
     "reply the answer is written word by word by the stub",

@@ -6,7 +6,6 @@ that cannot be delivered is logged and dropped, never a reason to fail the reque
 
 import asyncio
 import logging
-import time
 import uuid
 from typing import Literal
 
@@ -30,7 +29,8 @@ from agentruns.agent.deps import DeltaSink, TextDelta
 log = logging.getLogger("agentruns.streaming")
 
 DELTA_INTERVAL_SECONDS = 0.1
-"""Text is passed on at most this often per request: a fast model's tokens are coalesced into batches."""
+"""A batch of text is passed on this long after its first text: a fast model's tokens are coalesced, and a
+response that is complete by then is passed on only with its record (one write fewer)."""
 
 
 def _text_of(event: ModelResponseStreamEvent) -> tuple[int, Literal["text", "thinking"], str] | None:
@@ -51,7 +51,7 @@ def _text_of(event: ModelResponseStreamEvent) -> tuple[int, Literal["text", "thi
 
 
 class _Batcher:
-    """Collects one request's text and passes it on at most every `interval` seconds, and at the end."""
+    """Collects one request's text and passes each batch on `interval` seconds after its first text, and at the end."""
 
     def __init__(self, sink: DeltaSink, interval: float) -> None:
         self._sink = sink
@@ -60,7 +60,6 @@ class _Batcher:
         self._chunks = 0
         self._pending: dict[tuple[int, str], TextDelta] = {}
         self._offsets: dict[int, int] = {}
-        self._last_sent = 0.0
         self._timer: asyncio.Task[None] | None = None
         self._sending = asyncio.Lock()
 
@@ -73,8 +72,7 @@ class _Batcher:
         else:
             self._pending[(part_index, kind)] = TextDelta(part_index, kind, held.offset, held.text + text)
         if self._timer is None:
-            wait = max(0.0, self._last_sent + self._interval - time.monotonic())
-            self._timer = asyncio.create_task(self._send_after(wait))
+            self._timer = asyncio.create_task(self._send_after(self._interval))
 
     async def _send_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -88,7 +86,6 @@ class _Batcher:
                 return
             deltas = sorted(self._pending.values(), key=lambda delta: delta.part_index)
             self._pending.clear()
-            self._last_sent = time.monotonic()
             self._chunks += 1
             try:
                 await self._sink.model_text(self._stream, self._chunks, deltas, last=last)
