@@ -67,6 +67,7 @@ class Worker:
         self._loops: list[asyncio.Task[None]] = []
         self._webhooks = WebhookSender(self.db, settings, self.executor_id)
         self._liveness = Liveness(settings, self.executor_id)
+        self._journal_from: journal.Execution | None = None
 
     async def start(self) -> None:
         """Launch DBOS (recovering this executor's own unfinished runs) and start the housekeeping loops.
@@ -168,7 +169,7 @@ class Worker:
         active once its workflow has ended (for instance after a bug in the engine)."""
         async with self.db.write() as session:
             adopted = await adopt_unstarted_workflows(session, QUEUE_NAME, WORKFLOW_VERSION)
-            await journal.forget_ended(session, workflow_id_for)
+            _, self._journal_from = await journal.forget_ended(session, workflow_id_for, after=self._journal_from)
         if adopted:
             log.info("took %d queued runs of an older workflow version", adopted)
         async with self.db.read() as session:

@@ -13,15 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentruns.storage.models import JournalEntry
 from agentruns.storage.queries.orphans import ENDED_WORKFLOW_STATUSES, dbos_table
 
+Execution = tuple[str, int]
+"""A workflow execution: (run id, execution number)."""
 
-async def forget_ended(session: AsyncSession, workflow_of: Callable[[str, int], str], limit: int = 500) -> int:
-    """Delete the entries of up to `limit` executions whose workflow (named by `workflow_of(run id, execution)`)
-    ended; how many executions they were."""
-    executions = (
-        await session.execute(select(JournalEntry.run_id, JournalEntry.execution).distinct().limit(limit))
-    ).all()
+
+async def forget_ended(
+    session: AsyncSession, workflow_of: Callable[[str, int], str], *, after: Execution | None = None, limit: int = 500
+) -> tuple[int, Execution | None]:
+    """Delete the entries of the executions whose workflow (named by `workflow_of(run id, execution)`) ended,
+    among the next `limit` executions after `after` in key order; how many were forgotten, and where the next
+    look starts (None: from the first again), so that a journal of many executions in flight is gone through.
+    """
+    key = tuple_(JournalEntry.run_id, JournalEntry.execution)
+    query = select(JournalEntry.run_id, JournalEntry.execution).distinct().order_by(*key.clauses).limit(limit)
+    if after is not None:
+        query = query.where(key > tuple_(*after))
+    executions: list[Execution] = [(run_id, execution) for run_id, execution in await session.execute(query)]
     if not executions:
-        return 0
+        return 0, None
     by_workflow = {workflow_of(run_id, execution): (run_id, execution) for run_id, execution in executions}
     ended_query = text(
         f"SELECT workflow_uuid FROM {dbos_table(session, 'workflow_status')} "  # noqa: S608
@@ -30,7 +39,5 @@ async def forget_ended(session: AsyncSession, workflow_of: Callable[[str, int], 
     ended = await session.scalars(ended_query, {"ids": list(by_workflow), "ended": list(ENDED_WORKFLOW_STATUSES)})
     forgotten = [by_workflow[workflow_id] for workflow_id in ended]
     if forgotten:
-        await session.execute(
-            delete(JournalEntry).where(tuple_(JournalEntry.run_id, JournalEntry.execution).in_(forgotten))
-        )
-    return len(forgotten)
+        await session.execute(delete(JournalEntry).where(key.in_(forgotten)))
+    return len(forgotten), executions[-1] if len(executions) == limit else None
