@@ -36,6 +36,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--health-requests", type=int, default=1000, help="/health requests of (b)'s baseline [1000]")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="sqlite,postgresql [both]")
     parser.add_argument("--skip", choices=["overhead", "throughput"], help="leave out one part")
+    parser.add_argument(
+        "--split-workers", type=int, default=1,
+        help="(b) on PostgreSQL once more with the API and this many worker processes apart; 0: not [1]",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -95,10 +99,10 @@ def _spread(values: list[float]) -> str:
     return "each: " + " ".join(f"{value:.0f}" for value in values)
 
 
-def _throughput_report(backend: str, result: Throughput, concurrency: int) -> None:
+def _throughput_report(backend: str, result: Throughput, concurrency: int, label: str = "") -> None:
     others = ", ".join(f"{count} {status}" for status, count in sorted(result.other_statuses.items())) or "none other"
     print(
-        f"  {backend}: {result.completed}/{result.runs} completed ({others}); "
+        f"  {backend}{label}: {result.completed}/{result.runs} completed ({others}); "
         f"create+exec of all {result.runs} took {result.submit_seconds:.2f} s at the client"
     )
     target = (
@@ -126,7 +130,7 @@ def _throughput_report(backend: str, result: Throughput, concurrency: int) -> No
     )
     cost = result.runs_cost
     print(
-        f"    CPU of the server process: {1000 * health.server_cpu_seconds / result.health_requests:.1f} ms per "
+        f"    CPU of the server's processes: {1000 * health.server_cpu_seconds / result.health_requests:.1f} ms per "
         f"/health, {1000 * cost.server_cpu_seconds / max(result.completed, 1):.1f} ms per run (its create, exec, "
         f"execution and a share of the polls)\n    CPU of this client: "
         f"{1000 * health.client_cpu_seconds / result.health_requests:.1f} ms per /health, "
@@ -159,6 +163,12 @@ def main(argv: list[str] | None = None) -> None:
                 with fresh_database(backend, directory) as url:
                     result = throughput(url, directory / backend, args.runs, args.concurrency, args.health_requests)
                 _throughput_report(backend, result, args.concurrency)
+            if args.split_workers and "postgresql" in backends:
+                with fresh_database("postgresql", directory) as url:
+                    result = throughput(url, directory / "split", args.runs, args.concurrency, args.health_requests,
+                                        workers=args.split_workers)  # fmt: skip
+                label = f", apart: `serve --no-worker` + {args.split_workers} `agentruns worker`"
+                _throughput_report("postgresql", result, args.concurrency, label)
     print(f"total benchmark time {time.perf_counter() - started:.0f} s")
 
 

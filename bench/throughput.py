@@ -35,15 +35,19 @@ ACTIVE_STATUSES = ("queued", "running", "waiting")  # checked in this order: a r
 
 @dataclass(frozen=True, slots=True)
 class Server:
-    """A running server: its URL and its process, whose CPU time we read."""
+    """A running server: its URL and its processes (the API's, and its workers' if they run apart), whose CPU
+    time we read."""
 
     url: str
-    pid: int
+    pids: tuple[int, ...]
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time (user + system) the server's processes have used so far."""
+        total = 0
+        for pid in self.pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +98,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(database_url: str, directory: Path, api_key: str) -> Iterator[Server]:
-    """Run `agentruns serve --worker` on a free loopback port until the block ends."""
+def serving(database_url: str, directory: Path, api_key: str, *, workers: int = 0) -> Iterator[Server]:
+    """Run `agentruns serve --worker` on a free loopback port until the block ends; with `workers`, run
+    `agentruns serve --no-worker` and that many `agentruns worker` processes instead."""
     port = _free_port()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("AGENTRUNS_")}
     environment |= {
@@ -109,11 +114,24 @@ def serving(database_url: str, directory: Path, api_key: str) -> Iterator[Server
     log_path = directory / f"serve-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(  # noqa: S603
-            [AGENTRUNS, "serve", "--worker", "--host", "127.0.0.1", "--port", str(port)],
+            [AGENTRUNS, "serve", "--no-worker" if workers else "--worker", "--host", "127.0.0.1", "--port", str(port)],
             env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=directory,
         )  # fmt: skip
+    worker_logs = [directory / f"worker-{port}-{number}.log" for number in range(workers)]
+    worker_processes: list[subprocess.Popen[bytes]] = []
+    for number, worker_log_path in enumerate(worker_logs):
+        with worker_log_path.open("w") as log:
+            worker_processes.append(subprocess.Popen(  # noqa: S603
+                [AGENTRUNS, "worker"], env=environment | {"AGENTRUNS_EXECUTOR_ID": f"bench-{port}-{number}"},
+                stdout=log, stderr=subprocess.STDOUT, cwd=directory,
+            ))  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not all("is running" in worker_log_path.read_text() for worker_log_path in worker_logs):
+            if any(worker.poll() is not None for worker in worker_processes) or time.monotonic() > deadline:
+                raise RuntimeError("a worker did not start:\n" + "".join(p.read_text()[-2000:] for p in worker_logs))
+            time.sleep(0.1)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -124,18 +142,21 @@ def serving(database_url: str, directory: Path, api_key: str) -> Iterator[Server
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        yield Server(url=url, pid=process.pid)
+        yield Server(url=url, pids=(process.pid, *(worker.pid for worker in worker_processes)))
     except BaseException:
         _explain_failure(process, port, log_path)
         raise
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        _report_server_errors(log_path.read_text())
+        for stopping in (process, *worker_processes):
+            stopping.terminate()
+        for stopping in (process, *worker_processes):
+            try:
+                stopping.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stopping.kill()
+                stopping.wait()
+        for logged in (log_path, *worker_logs):
+            _report_server_errors(logged.read_text())
 
 
 def _explain_failure(process: "subprocess.Popen[bytes]", port: int, log_path: Path) -> None:
@@ -286,8 +307,10 @@ def _median_ms(listed: list[dict[str, Any]], start: str, end: str) -> float:
     return statistics.median(spans) if spans else float("nan")
 
 
-def throughput(database_url: str, directory: Path, runs: int, concurrency: int, health_requests: int) -> Throughput:
-    """Start a server on the database and measure it."""
+def throughput(
+    database_url: str, directory: Path, runs: int, concurrency: int, health_requests: int, *, workers: int = 0
+) -> Throughput:
+    """Start a server on the database (with `workers`: the API and that many worker processes) and measure it."""
     api_key = "bench-" + secrets.token_urlsafe(16)
-    with serving(database_url, directory, api_key) as server:
+    with serving(database_url, directory, api_key, workers=workers) as server:
         return asyncio.run(measure(server, api_key, runs, concurrency, health_requests))
