@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from agentruns import clock
 from agentruns.engine.liveness import Liveness
@@ -15,6 +15,7 @@ from agentruns.settings import Settings
 from agentruns.storage import migrate
 from agentruns.storage.database import Database
 from agentruns.storage.models import Worker
+from agentruns.storage.queries.orphans import dbos_table
 from tests.engine.conftest import wait_until
 from tests.support.databases import database_url_for, postgres_database
 from tests.support.workers import WorkerProcess
@@ -70,6 +71,43 @@ def test_a_dead_worker_is_taken_over_once_and_a_late_worker_never_takes_itself_o
     assert [*taken_by_a, *taken_by_b].count("gone") == 1
     assert (taken_by_a | taken_by_b)["gone"] == len("gone")  # the recover count is reported
     assert left == {"b"}
+
+
+async def _take_over_after_an_upgrade(url: str) -> tuple[dict[str, int], set[str]]:
+    """Dead `old` had begun a workflow under workflow version 0 (still PENDING); dead `gone` had nothing left."""
+    db = Database(url)
+    now = clock.now()
+    async with db.write() as session:
+        session.add_all([
+            Worker(executor_id="b", started_at=now, heartbeat_at=now),
+            Worker(executor_id="old", started_at=now, heartbeat_at=now - timedelta(seconds=2 * DEAD_AFTER)),
+            Worker(executor_id="gone", started_at=now, heartbeat_at=now - timedelta(seconds=2 * DEAD_AFTER)),
+        ])  # fmt: skip
+        await session.execute(
+            text(f"INSERT INTO {dbos_table(session, 'workflow_status')} "  # noqa: S608
+                 "(workflow_uuid, status, executor_id, application_version) VALUES ('wrun_old', 'PENDING', 'old', '0')")
+        )  # fmt: skip
+    b = Liveness(Settings(database_url=url, worker_dead_after_seconds=DEAD_AFTER), "b")
+
+    async def recover(_executor_id: str) -> int:
+        return 0  # DBOS resumes only workflows of this worker's version
+
+    try:
+        taken = await b.take_over_dead_workers(recover)
+        left = await _rows(db)
+    finally:
+        await _close(db, b)
+    return taken, left
+
+
+def test_a_dead_worker_whose_workflows_another_version_began_keeps_its_row_for_a_worker_of_that_version(
+    backend: str, tmp_path: Path
+) -> None:
+    with database_url_for(backend, tmp_path) as url:
+        migrate.upgrade(url)
+        taken, left = asyncio.run(_take_over_after_an_upgrade(url))
+    assert taken == {"old": 0, "gone": 0}
+    assert left == {"b", "old"}
 
 
 def _heartbeat_age(connection: psycopg.Connection[tuple[float]]) -> float:

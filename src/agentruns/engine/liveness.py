@@ -7,8 +7,9 @@ own runs: a late beat of its own means it is busy, not gone.
 
 A takeover claims the dead worker's row by beating it (a conditional UPDATE: one of several workers that
 look together wins), keeps beating it while DBOS moves the dead worker's workflows over, and deletes it
-only then. A worker killed in the middle of a takeover leaves the row to go stale again, and the next
-look of a live worker resumes what it had not moved yet.
+only then, unless workflows that another workflow version began remain (after an upgrade): those wait, with
+the row, for a worker of their version. A worker killed in the middle of a takeover leaves the row to go
+stale again, and the next look of a live worker resumes what it had not moved yet.
 """
 
 from collections.abc import Awaitable, Callable
@@ -17,10 +18,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from agentruns import clock
+from agentruns.engine.names import WORKFLOW_VERSION
 from agentruns.settings import Settings
 from agentruns.storage.database import Database
 from agentruns.storage.models import Worker
 from agentruns.storage.queries.inserts import insert_once
+from agentruns.storage.queries.orphans import other_version_workflows
 from agentruns.storage.queries.run_states import changed
 
 HEART_POOL_SIZE = 2
@@ -76,7 +79,10 @@ class Liveness:
             try:
                 taken[executor_id] = await recover(executor_id)
                 async with self.db.write() as session:
-                    await session.execute(delete(Worker).where(Worker.executor_id == executor_id))
+                    # DBOS resumes only this version's workflows: the row of a worker that had begun others stays
+                    # stale, and a worker of their version that looks later takes them over.
+                    if not await other_version_workflows(session, executor_id, WORKFLOW_VERSION):
+                        await session.execute(delete(Worker).where(Worker.executor_id == executor_id))
             finally:
                 self._taking_over.discard(executor_id)
         return taken

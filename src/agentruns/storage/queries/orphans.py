@@ -59,3 +59,13 @@ async def adopt_unstarted_workflows(session: AsyncSession, queue: str, version: 
     )
     result = cast(CursorResult[Any], await session.execute(query, {"version": version, "queue": queue}))
     return result.rowcount
+
+
+async def other_version_workflows(session: AsyncSession, executor_id: str, version: str) -> int:
+    """How many workflows the executor left running that another workflow version began: only a worker of that
+    version can resume them (docs/deploy.md, upgrading), so its row stays for such a worker to take over."""
+    query = text(
+        f"SELECT count(*) FROM {dbos_table(session, 'workflow_status')} "  # noqa: S608
+        "WHERE executor_id = :executor AND status = 'PENDING' AND application_version <> :version"
+    )
+    return (await session.scalar(query, {"executor": executor_id, "version": version})) or 0
