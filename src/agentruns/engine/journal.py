@@ -10,7 +10,6 @@ reaches its requests and calls in the same order and numbers them alike.
 
 import logging
 import pickle
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,7 @@ from pydantic_ai.exceptions import ApprovalRequired, CallDeferred
 from pydantic_ai.messages import ModelResponse, ToolCallPart
 from sqlalchemy import select
 
-from agentruns.agent.deps import RunDeps, ToolHandler, ToolOutcome
+from agentruns.agent.deps import ModelRequest, RunDeps, ToolHandler, ToolOutcome
 from agentruns.agent.loop import run_tool
 from agentruns.storage.database import Database
 from agentruns.storage.models import JournalEntry
@@ -58,7 +57,7 @@ class Journal:
         rows, self._pending = self._pending, []
         return rows
 
-    async def model_request(self, request: Callable[[], Awaitable[ModelResponse]]) -> ModelResponse:
+    async def model_request(self, request: ModelRequest) -> ModelResponse:
         """The response to the next model request: the recorded one on a replay, else the model's."""
         number, recorded = self._next()
         if recorded is not None:

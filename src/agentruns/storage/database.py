@@ -4,7 +4,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Hashable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -13,12 +13,35 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 log = logging.getLogger("agentruns.database")
 
 # How long a new PostgreSQL connection is retried (server restarting, "too many clients") before the
 # transaction that needed it fails; no statement has run yet, so retrying is always safe.
 CONNECT_RETRY_SECONDS = 60.0
+
+
+_ON_COMMIT = "agentruns.on_commit"
+"""The key of `Session.info` under which a transaction keeps what to do once it commits (`on_commit`)."""
+
+
+def on_commit(session: AsyncSession, key: Hashable, action: Callable[[], None]) -> None:
+    """Do `action` once the session's transaction commits, and not if it rolls back; an action under a `key`
+    already given is done once. One listener per process serves every session: registering one per call cost
+    more than the statements it followed."""
+    session.info.setdefault(_ON_COMMIT, {})[key] = action
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for action in session.info.pop(_ON_COMMIT, {}).values():
+        action()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_commit(session: Session) -> None:
+    session.info.pop(_ON_COMMIT, None)
 
 
 class DatabaseKind(StrEnum):

@@ -5,6 +5,7 @@ concurrent writers of one run (a worker recording a step, an API process cancell
 after the other, and a number is visible only once every smaller one is.
 """
 
+import functools
 import os
 import secrets
 from collections.abc import Sequence
@@ -12,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, event, exists, func, insert, select
+from sqlalchemy import Text, bindparam, cast, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from agentruns import clock
 from agentruns.events.hub import HUB
 from agentruns.schemas.runs import RunStatus
+from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunEvent
 from agentruns.storage.queries.inserts import table_of
 
@@ -29,7 +30,7 @@ _senders: dict[int, str] = {}
 
 
 def sender() -> str:
-    """This process's name in its notifications: its own commits wake its streams already (`_wake_streams`), so its
+    """This process's name in its notifications: its own commits wake its streams already (`append`), so its
     listener skips them. Random, as process ids repeat across hosts; by process id, as a fork is another."""
     pid = os.getpid()
     name = _senders.get(pid)
@@ -60,12 +61,9 @@ class EventDraft:
 # The statements of `append`, built once: building them per call cost more than running them.
 _LAST_SEQ = select(func.max(RunEvent.seq)).where(RunEvent.run_id == bindparam("run_id")).scalar_subquery()
 # Whether any draft was stored already: only on a replay after a crash, when they are then sorted out.
-_REPLAYED = exists().where(
-    RunEvent.run_id == bindparam("run_id"), RunEvent.source.in_(bindparam("sources", expanding=True))
-)
-_STORED_SOURCES = select(RunEvent.source).where(
-    RunEvent.run_id == bindparam("run_id"), RunEvent.source.in_(bindparam("sources", expanding=True))
-)
+_OF_SOURCES = (RunEvent.run_id == bindparam("run_id"), RunEvent.source.in_(bindparam("sources", expanding=True)))
+_REPLAYED = exists().where(*_OF_SOURCES)
+_STORED_SOURCES = select(RunEvent.source).where(*_OF_SOURCES)
 # PostgreSQL: one round trip locks the run's row and queues the NOTIFY that wakes other processes' streams at
 # commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises this run's appends
 # without blocking inserts that reference the row. The numbers are read only then, by a statement of their own:
@@ -80,8 +78,6 @@ _NUMBERS = select(_LAST_SEQ, _REPLAYED)
 # SQLite: BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads it all.
 _STATUS_AND_NUMBERS = select(Run.status, _LAST_SEQ, _REPLAYED).where(Run.id == bindparam("run_id"))
 _INSERT = insert(table_of(RunEvent))
-_APPENDED = "agentruns.appended_runs"
-"""The key of `Session.info` under which a transaction keeps the runs it appended to, to wake their streams."""
 
 
 async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft], *, closing: bool = False) -> int:
@@ -112,20 +108,8 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
         for offset, draft in enumerate(drafts, start=1)
     ]  # fmt: skip
     await session.execute(_INSERT, rows)
-    session.info.setdefault(_APPENDED, set()).add(run_id)
+    on_commit(session, ("streams of", run_id), functools.partial(HUB.publish, run_id))  # this process's streams
     return len(rows)
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_streams(session: Session) -> None:
-    """Once a transaction that appended commits, wake this process's streams of its runs."""
-    for run_id in session.info.pop(_APPENDED, ()):
-        HUB.publish(run_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_appended(session: Session) -> None:
-    session.info.pop(_APPENDED, None)
 
 
 @dataclass(frozen=True, slots=True)

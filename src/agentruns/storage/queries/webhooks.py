@@ -8,13 +8,13 @@ so no two send one at once; a worker that dies leaves its claims to expire, or t
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from agentruns.events import payloads
 from agentruns.events.hub import HUB
 from agentruns.ids import new_id
+from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunWatcher, WebhookAttempt, WebhookDelivery, WebhookSecret
 from agentruns.storage.queries.inserts import insert_once
 
@@ -49,24 +49,8 @@ async def schedule(session: AsyncSession, run: Run, now: datetime) -> int:
             "lease_owner": None, "lease_until": None, "created_at": now, "completed_at": None,
         })  # fmt: skip
     await insert_once(session, WebhookDelivery, rows)
-    session.info[_SCHEDULED] = True
+    on_commit(session, "wake the webhook sender", HUB.deliveries_scheduled)  # this process's sender
     return len(rows)
-
-
-_SCHEDULED = "agentruns.deliveries_scheduled"
-"""The key of `Session.info` that marks a transaction that scheduled deliveries, to wake the sender at commit."""
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_sender(session: Session) -> None:
-    """Once a transaction that scheduled deliveries commits, wake this process's webhook sender."""
-    if session.info.pop(_SCHEDULED, False):
-        HUB.deliveries_scheduled()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_scheduled(session: Session) -> None:
-    session.info.pop(_SCHEDULED, None)
 
 
 async def claim_due(session: AsyncSession, owner: str, now: datetime, *, limit: int) -> Sequence[WebhookDelivery]:
