@@ -6,14 +6,16 @@ after the other, and a number is visible only once every smaller one is.
 """
 
 import functools
+import json
 import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Text, bindparam, cast, exists, func, insert, select
+from sqlalchemy import CursorResult, Text, bindparam, exists, func, insert, select, text
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
@@ -59,24 +61,33 @@ class EventDraft:
 
 
 # The statements of `append`, built once: building them per call cost more than running them.
-_LAST_SEQ = select(func.max(RunEvent.seq)).where(RunEvent.run_id == bindparam("run_id")).scalar_subquery()
-# Whether any draft was stored already: only on a replay after a crash, when they are then sorted out.
-_OF_SOURCES = (RunEvent.run_id == bindparam("run_id"), RunEvent.source.in_(bindparam("sources", expanding=True)))
-_REPLAYED = exists().where(*_OF_SOURCES)
-_STORED_SOURCES = select(RunEvent.source).where(*_OF_SOURCES)
 # PostgreSQL: one round trip locks the run's row and queues the NOTIFY that wakes other processes' streams at
 # commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises this run's appends
-# without blocking inserts that reference the row. The numbers are read only then, by a statement of their own:
-# under READ COMMITTED it sees what the writer that held the lock before committed (in the locking statement, a
-# subquery would read the numbers from before the wait).
+# without blocking inserts that reference the row.
 _LOCK_AND_NOTIFY = (
     select(Run.status, func.pg_notify(NOTIFY_CHANNEL, bindparam("notification")))
     .where(Run.id == bindparam("run_id"))
     .with_for_update(key_share=True)
 )
-_NUMBERS = select(_LAST_SEQ, _REPLAYED)
-# SQLite: BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads it all.
-_STATUS_AND_NUMBERS = select(Run.status, _LAST_SEQ, _REPLAYED).where(Run.id == bindparam("run_id"))
+# Then a second numbers and stores the drafts: under READ COMMITTED it sees what the writer that held the lock
+# before committed (in the locking statement, a subquery would read the numbers from before the wait). A draft
+# whose source is stored already (only on a replay after a crash) is left out, and the others numbered on.
+_INSERT_NUMBERED = text(
+    "INSERT INTO run_events (run_id, seq, name, source, data, created_at) "
+    "SELECT :run_id, last.seq + row_number() OVER (ORDER BY draft.ord), draft.name, draft.source, "
+    "CAST(draft.data AS JSONB), :created_at "
+    "FROM unnest(CAST(:names AS VARCHAR[]), CAST(:sources AS VARCHAR[]), CAST(:data AS TEXT[])) "
+    "WITH ORDINALITY AS draft(name, source, data, ord) "
+    "CROSS JOIN (SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = :run_id) AS last "
+    "WHERE draft.source IS NULL OR NOT EXISTS "
+    "(SELECT 1 FROM run_events AS stored WHERE stored.run_id = :run_id AND stored.source = draft.source)"
+)
+# SQLite: BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads the
+# status, the last number and whether any draft was stored already; then one inserts.
+_OF_SOURCES = (RunEvent.run_id == bindparam("run_id"), RunEvent.source.in_(bindparam("sources", expanding=True)))
+_LAST_SEQ = select(func.max(RunEvent.seq)).where(RunEvent.run_id == bindparam("run_id")).scalar_subquery()
+_STATUS_AND_NUMBERS = select(Run.status, _LAST_SEQ, exists().where(*_OF_SOURCES)).where(Run.id == bindparam("run_id"))
+_STORED_SOURCES = select(RunEvent.source).where(*_OF_SOURCES)
 _INSERT = insert(table_of(RunEvent))
 
 
@@ -85,15 +96,36 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
     `closing` (terminal) event is appended, so the terminal event is always the run's last."""
     if not drafts:
         return 0
-    sources = [draft.source for draft in drafts if draft.source is not None]
-    params = {"run_id": run_id, "sources": sources}
     if session.get_bind().dialect.name == "postgresql":
-        status = await session.scalar(_LOCK_AND_NOTIFY, {"run_id": run_id, "notification": f"{run_id} {sender()}"})
-        last, seen = (await session.execute(_NUMBERS, params)).one() if status else (0, False)
+        stored = await _append_postgresql(session, run_id, drafts, closing=closing)
     else:
-        row = (await session.execute(_STATUS_AND_NUMBERS, params)).first()
-        status, last, seen = row if row is not None else (None, 0, False)
-    if status is None or (RunStatus(status).is_terminal and not closing):
+        stored = await _append_sqlite(session, run_id, drafts, closing=closing)
+    if stored:
+        on_commit(session, ("streams of", run_id), functools.partial(HUB.publish, run_id))  # this process's streams
+    return stored
+
+
+def _accepts(status: str | None, *, closing: bool) -> bool:
+    return status is not None and (closing or not RunStatus(status).is_terminal)
+
+
+async def _append_postgresql(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:
+    status = await session.scalar(_LOCK_AND_NOTIFY, {"run_id": run_id, "notification": f"{run_id} {sender()}"})
+    if not _accepts(status, closing=closing):
+        return 0
+    result = await session.execute(
+        _INSERT_NUMBERED,
+        {"run_id": run_id, "created_at": clock.now(), "names": [draft.name for draft in drafts],
+         "sources": [draft.source for draft in drafts], "data": [json.dumps(draft.data) for draft in drafts]},
+    )  # fmt: skip
+    return cast(CursorResult[Any], result).rowcount
+
+
+async def _append_sqlite(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:
+    params = {"run_id": run_id, "sources": [draft.source for draft in drafts if draft.source is not None]}
+    row = (await session.execute(_STATUS_AND_NUMBERS, params)).first()
+    status, last, seen = row if row is not None else (None, 0, False)
+    if not _accepts(status, closing=closing):
         return 0
     if seen:
         known = set(await session.scalars(_STORED_SOURCES, params))
@@ -108,7 +140,6 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
         for offset, draft in enumerate(drafts, start=1)
     ]  # fmt: skip
     await session.execute(_INSERT, rows)
-    on_commit(session, ("streams of", run_id), functools.partial(HUB.publish, run_id))  # this process's streams
     return len(rows)
 
 
@@ -125,7 +156,7 @@ class StoredEvent:
 async def stored_after(session: AsyncSession, run_id: str, seq: int, *, limit: int) -> list[StoredEvent]:
     """The run's events numbered above `seq`, in order, at most `limit` of them, without ORM objects."""
     query = (
-        select(RunEvent.seq, RunEvent.name, cast(RunEvent.data, Text), RunEvent.created_at)
+        select(RunEvent.seq, RunEvent.name, sql_cast(RunEvent.data, Text), RunEvent.created_at)
         .where(RunEvent.run_id == run_id, RunEvent.seq > seq)
         .order_by(RunEvent.seq)
         .limit(limit)
