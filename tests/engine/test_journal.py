@@ -110,3 +110,22 @@ def test_pending_results_are_taken_once(run_id: str) -> None:
         return len(journal.take()), len(journal.take())
 
     assert asyncio.run(scenario()) == (1, 0)
+
+
+def test_the_start_is_kept_apart_from_the_results_and_returned_on_a_replay(run_id: str, bridge: AsyncBridge) -> None:
+    async def scenario() -> tuple[Any, Any, ModelResponse, ModelResponse, Calls]:
+        calls = Calls()
+        first = Journal(run_id, 0)
+        before = first.recorded_start()
+        first.keep_start({"started": "snapshot"})
+        answer = await first.model_request(calls.model)
+        async with bridge.db.write() as session:
+            await insert_once(session, JournalEntry, first.take())
+        replay = await Journal.load(bridge.db, run_id, 0)
+        return before, replay.recorded_start(), answer, await replay.model_request(calls.model), calls
+
+    before, replayed_start, answer, replayed_answer, calls = bridge.call(scenario)
+    assert before is None
+    assert replayed_start == {"started": "snapshot"}
+    assert replayed_answer == answer
+    assert calls.models == 1

@@ -24,9 +24,9 @@ def test_a_worker_runs_what_an_older_version_queued_unless_it_began_there(
     url, client = fresh
     monkeypatch.setattr(engine_client, "WORKFLOW_VERSION", "1")  # an API process not upgraded yet
     agent = make_agent(client)
-    queued, begun = make_run(client, agent["id"]), make_run(client, agent["id"])
+    queued, begun, journaled = (make_run(client, agent["id"]) for _ in range(3))
     workflow_ids = {run["id"]: client.post(f"/agent/v1/run/{run['id']}/exec").json()["workflowId"]
-                    for run in (queued, begun)}  # fmt: skip
+                    for run in (queued, begun, journaled)}  # fmt: skip
     workflows, steps = _dbos_table(url, "workflow_status"), _dbos_table(url, "operation_outputs")
     engine = create_engine(system_database_url(url).replace("postgresql://", "postgresql+psycopg://"))
     try:
@@ -36,6 +36,11 @@ def test_a_worker_runs_what_an_older_version_queued_unless_it_began_there(
                      "VALUES (:id, 1, 'agentruns.start', 0)"),
                 {"id": workflow_ids[begun["id"]]},
             )  # fmt: skip
+            # `journaled` began as a first execution does since version 3: its start is journaled, not a step.
+            connection.execute(
+                text("INSERT INTO run_journal (run_id, execution, number, value) VALUES (:id, 0, 0, :value)"),
+                {"id": journaled["id"], "value": b"started"},
+            )
         worker = WorkerProcess(url, workspaces)
         try:
             assert wait_for_status(client, queued["id"])["status"] == "completed"
@@ -46,5 +51,8 @@ def test_a_worker_runs_what_an_older_version_queued_unless_it_began_there(
             versions = {row[0]: row[1] for row in connection.execute(query)}
     finally:
         engine.dispose()
-    assert versions == {workflow_ids[queued["id"]]: WORKFLOW_VERSION, workflow_ids[begun["id"]]: "1"}
-    assert client.get(f"/agent/v1/run/{begun['id']}/status").json()["status"] == "queued"
+    assert versions == {
+        workflow_ids[queued["id"]]: WORKFLOW_VERSION, workflow_ids[begun["id"]]: "1", workflow_ids[journaled["id"]]: "1"
+    }  # fmt: skip
+    for run in (begun, journaled):
+        assert client.get(f"/agent/v1/run/{run['id']}/status").json()["status"] == "queued"

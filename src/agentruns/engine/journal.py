@@ -24,6 +24,10 @@ from agentruns.storage.models import JournalEntry
 
 log = logging.getLogger("agentruns.journal")
 
+START = 0
+"""The number of the entry that holds what the execution found when it began (`engine/workflow.py`); its model
+requests and tool calls are numbered from 1."""
+
 
 @dataclass(frozen=True, slots=True)
 class Raised:
@@ -51,6 +55,16 @@ class Journal:
         async with db.read() as session:
             recorded = {number: value for number, value in await session.execute(query)}
         return cls(run_id, execution, recorded)
+
+    def recorded_start(self) -> Any:
+        """What the execution found when it began, as an earlier attempt recorded it (`keep_start`); None if none
+        did."""
+        value = self._recorded.get(START)
+        return None if value is None else pickle.loads(value)  # noqa: S301  # our own rows
+
+    def keep_start(self, value: object) -> None:
+        """Record what the execution found when it began, for the caller's transaction (`take`)."""
+        self._keep(START, value)
 
     def take(self) -> list[dict[str, Any]]:
         """The rows of the results not written yet, for the caller's transaction (`JournalEntry`)."""

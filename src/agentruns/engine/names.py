@@ -3,8 +3,8 @@
 APP_NAME = "agentruns"
 # Workers only take runs stamped with their own version: bump it only when the workflow's steps change
 # in a way that a run begun by the previous version cannot replay. 2: model requests and tool calls are
-# journaled by agentruns (engine/journal.py), no longer DBOS steps.
-WORKFLOW_VERSION = "2"
+# journaled by agentruns (engine/journal.py), no longer DBOS steps. 3: so is the run's start.
+WORKFLOW_VERSION = "3"
 QUEUE_NAME = "agentruns-runs"
 WORKFLOW_NAME = "agentruns.run"
 

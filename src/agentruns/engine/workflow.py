@@ -1,10 +1,10 @@
 """The durable run workflow: start the run, run the agent loop under its time limit, record the end.
 
-Each model request's response and each tool call's outcome is journaled with the audit rows that report it
-(`engine/journal.py`), so a run resumed after a crash continues from its last finished step and no finished
-model request is sent again; starting, resuming and waiting are DBOS steps. A loop that stops to wait (a
-question, a child run) records the wait and ends the workflow; another workflow resumes the run
-(`engine/waits.py`).
+What the run found when it started, each model request's response and each tool call's outcome are journaled
+with the rows that report them (`engine/journal.py`), so a run resumed after a crash continues from its last
+finished step and no finished model request is sent again; resuming and waiting are DBOS steps. A loop that
+stops to wait (a question, a child run) records the wait and ends the workflow; another workflow resumes the
+run (`engine/waits.py`).
 """
 
 import asyncio
@@ -32,9 +32,10 @@ from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.sandbox.errors import SandboxError
 from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
-from agentruns.storage.models import Agent, Run
+from agentruns.storage.models import Agent, JournalEntry, Run
 from agentruns.storage.queries import run_states
 from agentruns.storage.queries import waits as stored_waits
+from agentruns.storage.queries.inserts import insert_once
 from agentruns.storage.queries.progress import Progress, progress_of
 
 # One agent for every run; the run's model, instructions and tools are given per run.
@@ -85,9 +86,15 @@ def _instructions(agent: Agent, run: Run) -> str:
     return "\n\n".join(parts)
 
 
-@DBOS.step(name="agentruns.start")
-async def start_run(run_id: str) -> StartedRun | None:
-    """Mark the run running and snapshot what it runs; None if it was cancelled before it started."""
+async def start_run(run_id: str, journal: Journal) -> StartedRun | None:
+    """Mark the run running and snapshot what it runs, journaled in the same transaction; None if it was cancelled
+    before it started. A replay returns the snapshot the execution started with (the agent may have changed since).
+
+    Not a DBOS step: a step's two checkpoint transactions cost more than the start itself.
+    """
+    recorded: StartedRun | None = journal.recorded_start()
+    if recorded is not None:
+        return recorded
     context = current()
     async with context.db.write() as session:
         run = await session.scalar(select(Run).where(Run.id == run_id))
@@ -109,10 +116,13 @@ async def start_run(run_id: str) -> StartedRun | None:
             or context.settings.max_model_requests,
         )
         assert run.started_at is not None
-        return StartedRun(spec=spec, started_at=run.started_at, time_limit_seconds=limit_ms / 1000,
-                          sandbox_cpu=agent.sandbox_cpu, sandbox_memory_mib=agent.sandbox_memory_mib,
-                          max_cost_micros=run.max_cost_micros or agent.max_cost_micros
-                          or context.settings.max_cost_micros)  # fmt: skip
+        started = StartedRun(spec=spec, started_at=run.started_at, time_limit_seconds=limit_ms / 1000,
+                             sandbox_cpu=agent.sandbox_cpu, sandbox_memory_mib=agent.sandbox_memory_mib,
+                             max_cost_micros=run.max_cost_micros or agent.max_cost_micros
+                             or context.settings.max_cost_micros)  # fmt: skip
+        journal.keep_start(started)
+        await insert_once(session, JournalEntry, journal.take())
+    return started
 
 
 @DBOS.step(name="agentruns.resume")
@@ -162,11 +172,11 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     """Execute one run from its start (or, given `resume`, from its wait `resume`) to its end or its next wait;
     returns the run's status then."""
     context = current()
-    started = await (resume_run(run_id, resume) if resume else start_run(run_id))
+    journal = await Journal.load(context.db, run_id, resume)
+    started = await (resume_run(run_id, resume) if resume else start_run(run_id, journal))
     if started is None:
         return "skipped"
     spec = started.spec
-    journal = await Journal.load(context.db, run_id, resume)
     recorder = DatabaseRecorder(context.db, run_id, spec.model, progress=started.progress,
                                 max_cost_micros=started.max_cost_micros, journal=journal)  # fmt: skip
     resumption = None

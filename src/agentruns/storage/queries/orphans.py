@@ -46,8 +46,9 @@ async def runs_to_stop(session: AsyncSession, run_ids: Sequence[str]) -> Sequenc
 
 
 async def adopt_unstarted_workflows(session: AsyncSession, queue: str, version: str) -> int:
-    """Stamp with `version` the workflows still queued on `queue` under another version that never began (no
-    step recorded): they replay nothing, so this version runs them. How many there were.
+    """Stamp with `version` the workflows still queued on `queue` under another version that never began (no DBOS
+    step recorded, nor, since version 3, the start of the run that a first execution journals): they replay
+    nothing, so this version runs them. How many there were.
 
     A workflow that began under another version needs a worker of that version (docs/deploy.md, upgrades).
     """
@@ -55,7 +56,9 @@ async def adopt_unstarted_workflows(session: AsyncSession, queue: str, version: 
     query = text(
         f"UPDATE {workflows} SET application_version = :version "  # noqa: S608
         f"WHERE queue_name = :queue AND status = 'ENQUEUED' AND application_version <> :version "
-        f"AND NOT EXISTS (SELECT 1 FROM {steps} AS step WHERE step.workflow_uuid = {workflows}.workflow_uuid)"
+        f"AND NOT EXISTS (SELECT 1 FROM {steps} AS step WHERE step.workflow_uuid = {workflows}.workflow_uuid) "
+        "AND NOT EXISTS (SELECT 1 FROM runs JOIN run_journal AS entry ON entry.run_id = runs.id "
+        f"AND entry.execution = 0 WHERE runs.workflow_id = {workflows}.workflow_uuid)"
     )
     result = cast(CursorResult[Any], await session.execute(query, {"version": version, "queue": queue}))
     return result.rowcount
