@@ -15,6 +15,7 @@ from agentruns.settings import Settings, get_settings
 
 
 async def _run_until_signalled() -> None:
+    from agentruns.collector import tuned_collector
     from agentruns.engine.worker import Worker
     from agentruns.storage import migrate
 
@@ -27,7 +28,8 @@ async def _run_until_signalled() -> None:
     worker = Worker(settings)
     await worker.start()
     print(f"agentruns worker {worker.executor_id} is running; Ctrl-C stops it", flush=True)
-    await stop.wait()
+    with tuned_collector():
+        await stop.wait()
     await worker.stop()
 
 
