@@ -6,7 +6,7 @@ import weakref
 from dataclasses import dataclass
 
 import httpx2
-from pydantic_ai.models import Model, create_async_httpx2_client
+from pydantic_ai.models import Model, get_user_agent
 
 from agentruns.agent.offline import OfflineModel
 from agentruns.settings import Settings
@@ -50,6 +50,9 @@ def check_credentials(model_id: str, settings: Settings) -> None:
 # Per event loop (an HTTP client belongs to the loop it was first used on): the models built so far,
 # by model id and credentials. Building a model per request would build an HTTP client per request, and a
 # new client loads the CA bundle into a TLS context: about 10 ms of CPU, a third of a worker's time under load.
+# The client is HTTPX2's, as the provider SDKs expect, over aiohttp's connection pool (the OpenAI SDK's
+# `DefaultAioHttpClient`): HTTPX2's own pool looks through every connection on each request, so a worker with
+# a thousand requests in flight spent 4 ms of CPU per request in it, aiohttp's 1 ms (bench/concurrency.py).
 _models: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str | None, ...], Model]]
 _models = weakref.WeakKeyDictionary()
 _http_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = weakref.WeakKeyDictionary()
@@ -66,10 +69,21 @@ def build_model(model_id: str, settings: Settings) -> Model:
     key = (model_id, *_credentials(settings))
     models = _models.setdefault(loop, {})
     if key not in models:
-        if loop not in _http_clients:
-            _http_clients[loop] = create_async_httpx2_client()
-        models[key] = _new_model(model_id, settings, _http_clients[loop])
+        if loop not in _http_clients and ModelRef.parse(model_id).provider != "offline":
+            _http_clients[loop] = model_http_client()
+        models[key] = _new_model(model_id, settings, _http_clients.get(loop))
     return models[key]
+
+
+def model_http_client() -> httpx2.AsyncClient:
+    """A new HTTP client for model providers over aiohttp's pool: the timeouts and connection limits of the OpenAI
+    SDK, which Pydantic AI's own client has too (600 s, 5 s to connect; 1,000 connections), and its user agent.
+
+    Proxies come from the environment (`HTTPS_PROXY`, `NO_PROXY`, ...), as with HTTPX2's own transport.
+    """
+    from openai import DefaultAioHttpClient  # the SDK takes seconds to import: only once a provider is used
+
+    return DefaultAioHttpClient(headers={"User-Agent": get_user_agent()})
 
 
 def _credentials(settings: Settings) -> tuple[str | None, ...]:
