@@ -11,13 +11,14 @@ process, so that a load that comes and goes on the machine weighs on each of the
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelResponse, ToolCallPart, ToolReturnPart
 
-from agentruns.agent.deps import Recorder, RunDeps, ToolOutcome
+from agentruns.agent.deps import Recorder, RunDeps, TextDelta, ToolOutcome
 from agentruns.agent.loop import DEFAULT_MODEL_ID, RunOutput, RunSpec, build_agent, run_loop, run_tool
 from agentruns.engine.client import EngineClient
 from agentruns.engine.recorder import DatabaseRecorder
@@ -40,7 +41,10 @@ RUN_TIMEOUT_SECONDS = 120.0
 
 
 class NullRecorder:
-    """A recorder that records nothing."""
+    """A recorder that records nothing, and a sink for streamed text that keeps none."""
+
+    async def model_text(self, stream: str, chunk: int, deltas: Sequence[TextDelta], *, last: bool = False) -> None:
+        return None
 
     async def model_response(self, response: ModelResponse) -> None:
         return None
