@@ -46,7 +46,7 @@ async def after_end(session: AsyncSession, engine: EngineClient, run_id: str) ->
     now = clock.now()
     run = await session.scalar(select(Run).where(Run.id == run_id).execution_options(populate_existing=True))
     assert run is not None
-    await _settle(session, run, now)
+    await _settle(session, run, now, locked=True)
     stopped: list[str] = []
     level = [run.id]
     for _ in range(run_tree.MAX_LEVELS):
@@ -66,12 +66,14 @@ async def after_end(session: AsyncSession, engine: EngineClient, run_id: str) ->
     return stopped
 
 
-async def _settle(session: AsyncSession, run: Run, now: datetime) -> None:
+async def _settle(session: AsyncSession, run: Run, now: datetime, *, locked: bool = False) -> None:
     # A run that ended while waiting left its workspace behind, its processes stopped: it is kept as any
-    # ended run's is, and the workspace sweep deletes it in time.
-    await session.execute(
-        update(Run).where(Run.id == run.id, Run.runtime_state == "stopped").values(runtime_state="archived")
-    )
+    # ended run's is, and the workspace sweep deletes it in time. `locked`: the run was read once this transaction
+    # had recorded its end, so its sandbox state as read is current, and most runs need no update.
+    if not locked or run.runtime_state == "stopped":
+        await session.execute(
+            update(Run).where(Run.id == run.id, Run.runtime_state == "stopped").values(runtime_state="archived")
+        )
     if run.parent_run_id is None:  # the run `execute` made its agent for; its own child runs do not count
         await session.execute(
             update(Agent)

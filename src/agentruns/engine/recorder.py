@@ -71,6 +71,7 @@ class DatabaseRecorder:
         self._logs = done.logs
         self._tool_started_at = clock.now()
         self._notes: list[dict[str, Any]] = []
+        self._sandbox: dict[str, Any] = {}
         self._held_text: list[events.EventDraft] = []
         self._totals = UsageTotals(model_requests=done.requests, input_tokens=done.input_tokens,
                                    output_tokens=done.output_tokens, cached_tokens=done.cached_tokens,
@@ -110,8 +111,16 @@ class DatabaseRecorder:
         if self.journal is not None:
             await insert_once(session, JournalEntry, self.journal.take())
 
+    def note_sandbox(self, **values: Any) -> None:
+        """Sandbox fields of the run to set (`provider`, `runtime_id`, `runtime_state`), written as `note_runner`'s
+        lines are."""
+        self._sandbox |= values
+
     async def write_notes(self, session: AsyncSession, lines: Sequence[dict[str, Any]] = ()) -> None:
-        """Write the noted lines, then `lines`, in the caller's transaction (one insert)."""
+        """Write the noted sandbox fields and lines, then `lines`, in the caller's transaction."""
+        if self._sandbox:
+            values, self._sandbox = self._sandbox, {}
+            await audit.set_runtime(session, self.run_id, **values)
         rows, self._notes = [*self._notes, *lines], []
         await audit.add_logs(session, rows)
 
@@ -122,9 +131,9 @@ class DatabaseRecorder:
             await self.write_notes(session)
 
     async def show_sandbox(self, **values: Any) -> None:
-        """Set the run's sandbox fields (`provider`, `runtime_id`, `runtime_state`), with the noted lines."""
+        """Set the run's sandbox fields (`provider`, `runtime_id`, `runtime_state`) now, with the noted lines."""
+        self.note_sandbox(**values)
         async with self.db.write() as session:
-            await audit.set_runtime(session, self.run_id, **values)
             await self.write_notes(session)
 
     async def model_response(self, response: ModelResponse) -> None:

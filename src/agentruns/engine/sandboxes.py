@@ -96,8 +96,12 @@ async def open_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: i
     return sandbox
 
 
-async def close_sandbox(sandbox: Sandbox, settings: Settings, recorder: DatabaseRecorder, *, run_ended: bool) -> None:
-    """Stop the sandbox's processes; if the run has ended, also keep or delete its workspace and show which.
+async def close_sandbox(
+    sandbox: Sandbox, settings: Settings, recorder: DatabaseRecorder, *, run_ended: bool, deferred: bool = False
+) -> None:
+    """Stop the sandbox's processes; if the run has ended, also keep or delete its workspace and show which: now,
+    or, `deferred`, with the recorder's next write (the caller's record of how the run ended, which then shows both
+    at once, one transaction fewer).
 
     A worker that stops (`run_ended` false) leaves the workspace and the run's `runtimeState` as they are:
     the run is resumed over the same workspace.
@@ -115,8 +119,12 @@ async def close_sandbox(sandbox: Sandbox, settings: Settings, recorder: Database
             recorder.note_runtime("sandbox stopped; the workspace was deleted")
         except OSError as exc:  # the sweep tries again
             recorder.note_runtime(f"sandbox stopped; the workspace could not be deleted yet: {exc}")
-    # Before the run's end is recorded, so that both show at once. A sandbox that failed to start shows here.
-    await recorder.show_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state=state)
+    # With or before the run's end, so that both show at once. A sandbox that failed to start shows here.
+    shown = {"provider": sandbox.provider, "runtime_id": sandbox.runtime_id, "runtime_state": state}
+    if deferred:
+        recorder.note_sandbox(**shown)
+    else:
+        await recorder.show_sandbox(**shown)
 
 
 @dataclass
@@ -141,7 +149,11 @@ async def closing(sandbox: Sandbox, context: WorkerContext, recorder: DatabaseRe
         ended = recorder.run_id in context.cancelled
         await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=ended))
         raise
+    except Exception:
+        # The workflow records next how the run ended (engine/workflow.py), which shows the sandbox's end too.
+        await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=True, deferred=True))
+        raise
     except BaseException:
         await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=True))
         raise
-    await close_sandbox(sandbox, settings, recorder, run_ended=lease.run_ends)
+    await close_sandbox(sandbox, settings, recorder, run_ended=lease.run_ends, deferred=True)
