@@ -16,6 +16,7 @@ from typing import Any
 from pydantic_ai.exceptions import ApprovalRequired, CallDeferred
 from pydantic_ai.messages import ModelResponse, ToolCallPart
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.agent.deps import ModelRequest, RunDeps, ToolHandler, ToolOutcome
 from agentruns.agent.loop import run_tool
@@ -49,12 +50,16 @@ class Journal:
     @classmethod
     async def load(cls, db: Database, run_id: str, execution: int) -> "Journal":
         """The execution's journal as stored: empty when the execution starts, its results so far on a replay."""
+        async with db.read() as session:
+            return await cls.read(session, run_id, execution)
+
+    @classmethod
+    async def read(cls, session: AsyncSession, run_id: str, execution: int) -> "Journal":
+        """`load`, in the caller's transaction."""
         query = select(JournalEntry.number, JournalEntry.value).where(
             JournalEntry.run_id == run_id, JournalEntry.execution == execution
         )
-        async with db.read() as session:
-            recorded = {number: value for number, value in await session.execute(query)}
-        return cls(run_id, execution, recorded)
+        return cls(run_id, execution, {number: value for number, value in await session.execute(query)})
 
     def recorded_start(self) -> Any:
         """What the execution found when it began, as an earlier attempt recorded it (`keep_start`); None if none

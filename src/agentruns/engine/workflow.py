@@ -86,22 +86,24 @@ def _instructions(agent: Agent, run: Run) -> str:
     return "\n\n".join(parts)
 
 
-async def start_run(run_id: str, journal: Journal) -> StartedRun | None:
-    """Mark the run running and snapshot what it runs, journaled in the same transaction; None if it was cancelled
-    before it started. A replay returns the snapshot the execution started with (the agent may have changed since).
+async def start_run(run_id: str) -> tuple[Journal, StartedRun | None]:
+    """The journal of the run's first execution, read in the transaction that marks the run running and journals a
+    snapshot of what it runs; the snapshot is None if the run was cancelled before it started. A replay returns the
+    snapshot the execution started with (the agent may have changed since).
 
     Not a DBOS step: a step's two checkpoint transactions cost more than the start itself.
     """
-    recorded: StartedRun | None = journal.recorded_start()
-    if recorded is not None:
-        return recorded
     context = current()
     async with context.db.write() as session:
-        run = await session.scalar(select(Run).where(Run.id == run_id))
-        if run is None or run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return None
-        agent = await session.scalar(select(Agent).where(Agent.id == run.agent_id))
-        assert agent is not None
+        journal = await Journal.read(session, run_id, 0)
+        recorded: StartedRun | None = journal.recorded_start()
+        if recorded is not None:
+            return journal, recorded
+        found = await session.execute(select(Run, Agent).join(Agent, Agent.id == Run.agent_id).where(Run.id == run_id))
+        row = found.one_or_none()
+        if row is None or row.Run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return journal, None
+        run, agent = row.Run, row.Agent
         await run_states.start(session, run_id, clock.now())  # which refreshes `run`
         limit_ms = run.max_duration_ms or agent.max_duration_ms or context.settings.run_time_limit_seconds * 1000
         spec = RunSpec(
@@ -122,7 +124,7 @@ async def start_run(run_id: str, journal: Journal) -> StartedRun | None:
                              or context.settings.max_cost_micros)  # fmt: skip
         journal.keep_start(started)
         await insert_once(session, JournalEntry, journal.take())
-    return started
+    return journal, started
 
 
 @DBOS.step(name="agentruns.resume")
@@ -172,8 +174,11 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     """Execute one run from its start (or, given `resume`, from its wait `resume`) to its end or its next wait;
     returns the run's status then."""
     context = current()
-    journal = await Journal.load(context.db, run_id, resume)
-    started = await (resume_run(run_id, resume) if resume else start_run(run_id, journal))
+    if resume:
+        journal = await Journal.load(context.db, run_id, resume)
+        started = await resume_run(run_id, resume)
+    else:
+        journal, started = await start_run(run_id)
     if started is None:
         return "skipped"
     spec = started.spec
