@@ -33,6 +33,8 @@ def _iso(value: datetime) -> str:
 async def schedule(session: AsyncSession, run: Run, now: datetime) -> int:
     """Schedule a delivery of the ended run's outcome to each of its watchers that has none yet."""
     watchers = (await session.scalars(select(RunWatcher).where(RunWatcher.run_id == run.id))).all()
+    if not watchers:  # most runs: no second read
+        return 0
     served = set(await session.scalars(select(WebhookDelivery.watcher_id).where(WebhookDelivery.run_id == run.id)))
     waiting = [watcher for watcher in watchers if watcher.id not in served]
     if not waiting:
