@@ -44,7 +44,8 @@ AGENT = build_agent()
 
 @dataclass(frozen=True, slots=True)
 class StartedRun:
-    """A run as its workflow found it when it started: fixed for the life of the run (a step's output)."""
+    """A run as its workflow found it when it started: fixed for the life of the run (journaled when it starts, a
+    DBOS step's output when it resumes)."""
 
     spec: RunSpec
     started_at: datetime
