@@ -129,8 +129,9 @@ def _loop_in_memory_process(stub_url: str, runs: int, delay: float, scratch: str
     return asyncio.run(loop_in_memory(stub_url, runs, delay, scratch))
 
 
-def measure(backend: str, runs: int, delay: float, stub_url: str, scratch: Path) -> None:
+def measure(backend: str, runs: int, delay: float, stub: ModelStub, stub_url: str, scratch: Path) -> None:
     """Queue the runs, start the worker, wait for every run to end; print the figures."""
+    received_before = len(stub.received)
     with fresh_database(backend, scratch) as url:
         migrate.upgrade(url)
         asyncio.run(queue_runs(url, runs, delay))
@@ -151,6 +152,11 @@ def measure(backend: str, runs: int, delay: float, stub_url: str, scratch: Path)
                 took = time.monotonic() - ready
                 async with db.read() as session:
                     completed = int(await session.scalar(select(func.count()).where(Run.status == "completed")) or 0)
+                    others = (await session.execute(
+                        select(Run.id, Run.status, Run.error_code, Run.error_message).where(Run.status != "completed")
+                    )).all()  # fmt: skip
+                for run_id, status, code, message in others[:5]:
+                    print(f"  not completed: {run_id} {status} {code}: {message}")
                 return completed, took
             finally:
                 await db.dispose()
@@ -161,9 +167,12 @@ def measure(backend: str, runs: int, delay: float, stub_url: str, scratch: Path)
             cpu = cpu_seconds(worker.process.pid) - cpu_at_ready
         finally:
             worker.stop()
+            for line in [line for line in worker.output if "ERROR" in line or "Error" in line][:10]:
+                print(f"  worker: {line.rstrip()[:300]}")
+    received = len(stub.received) - received_before  # more than one per run: the SDK retried some requests
     print(f"  {backend:<10} {completed} of {runs} runs completed in {took:.1f} s after the worker was ready "
           f"({ready - spawned:.1f} s to start); peak RSS {peak / 2**20:.0f} MiB; worker CPU "
-          f"{cpu:.1f} s, {cpu / runs * 1000:.1f} ms per run")  # fmt: skip
+          f"{cpu:.1f} s, {cpu / runs * 1000:.1f} ms per run; the stub received {received} requests")  # fmt: skip
     print(
         f"  {'':<10} wall time / ideal ({delay:g} s): {took / delay:.1f}x;"
         f" target ≤ 10 s: {'met' if took <= 10 else 'missed'}; RSS ≤ 1 GiB: {'met' if peak <= GIB else 'missed'}"
@@ -191,7 +200,7 @@ def main() -> None:
         print(f"  floor: the same {options.runs} runs through the agent loop alone, in memory, took {floor:.1f} s "
               f"and {floor_cpu:.1f} s of CPU, {floor_cpu / options.runs * 1000:.1f} ms per run")  # fmt: skip
         for backend in options.backends.split(","):
-            measure(backend, options.runs, options.delay, f"{stub_base}/v1", Path(scratch))
+            measure(backend, options.runs, options.delay, stub, f"{stub_base}/v1", Path(scratch))
 
 
 if __name__ == "__main__":
