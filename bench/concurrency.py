@@ -43,7 +43,7 @@ from agentruns.storage import migrate
 from agentruns.storage.database import Database
 from agentruns.storage.models import Run
 from bench.overhead import NullRecorder
-from bench.support import TERMINAL, fresh_database
+from bench.support import TERMINAL, cpu_seconds, fresh_database
 
 GIB = 1024**3
 SHIPPED_POOL_SIZE = Settings().database_pool_size  # the test helper's small pools are for test sessions
@@ -72,12 +72,6 @@ async def ended_runs(db: Database) -> int:
     """How many runs have reached a terminal status."""
     async with db.read() as session:
         return int(await session.scalar(select(func.count()).where(Run.status.in_(TERMINAL))) or 0)
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user + system) the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_bytes(pid: int) -> int:

@@ -14,7 +14,6 @@ trivial SSE server of `bench.sse_baseline`, an event handed to every stream's qu
 
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +33,7 @@ from agentruns.storage.queries.events import EventDraft
 from bench.event_payloads import baseline_payload, step_payload
 from bench.event_runs import end_stream, new_run
 from bench.sse_baseline import running_baseline
+from bench.support import cpu_seconds
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 30.0
@@ -133,12 +133,6 @@ class Subscribers:
         await self.process.wait()
         await self._reader
         return report
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _measure(

@@ -14,9 +14,10 @@ from pathlib import Path
 from tests.support.servers import free_port
 
 from bench.event_runs import end_stream, new_run
-from bench.fanout import Setup, api_server, cpu_seconds
+from bench.fanout import Setup, api_server
 from bench.sse_baseline import running_baseline
 from bench.sse_clients import subscribe_all
+from bench.support import cpu_seconds
 
 
 @dataclass

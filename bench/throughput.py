@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.support import parse_timestamp, scripted_prompt
+from bench.support import cpu_seconds, parse_timestamp, scripted_prompt
 
 AGENTRUNS = str(Path(sys.executable).with_name("agentruns"))
 QUEUE_POLL_SECONDS = "0.05"
@@ -43,11 +43,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server's processes have used so far."""
-        total = 0
-        for pid in self.pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
 
 @dataclass(frozen=True, slots=True)
