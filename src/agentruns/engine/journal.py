@@ -64,8 +64,7 @@ class Journal:
     def recorded_start(self) -> Any:
         """What the execution found when it began, as an earlier attempt recorded it (`keep_start`); None if none
         did."""
-        value = self._recorded.get(START)
-        return None if value is None else pickle.loads(value)  # noqa: S301  # our own rows
+        return self._recorded_value(START)
 
     def keep_start(self, value: object) -> None:
         """Record what the execution found when it began, for the caller's transaction (`take`)."""
@@ -104,8 +103,11 @@ class Journal:
 
     def _next(self) -> tuple[int, Any]:
         self._number += 1
-        value = self._recorded.get(self._number)
-        return self._number, None if value is None else pickle.loads(value)  # noqa: S301  # our own rows
+        return self._number, self._recorded_value(self._number)
+
+    def _recorded_value(self, number: int) -> Any:
+        value = self._recorded.get(number)
+        return None if value is None else pickle.loads(value)  # noqa: S301  # our own rows
 
     def _keep(self, number: int, value: object) -> None:
         try:
