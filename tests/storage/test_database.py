@@ -1,18 +1,44 @@
-"""PostgreSQL connections: a hard cap per process, and connects retried while the server refuses them."""
+"""Database transactions: a Core write commits whole or not at all on both databases; on PostgreSQL, a hard cap on
+connections per process, and connects retried while the server refuses them."""
 
 import asyncio
 import contextlib
+import functools
 import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, insert, select, text
 
+from agentruns import clock
 from agentruns.storage.database import Database
+from agentruns.storage.models import Worker
 from tests.support.databases import BACKENDS, postgres_database
+from tests.support.portal import AsyncBridge
 from tests.support.servers import free_port
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends under test")
+needs_postgresql = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends")
+
+
+def test_a_core_write_commits_when_it_returns_and_stores_nothing_when_it_raises(bridge: AsyncBridge) -> None:
+    names = [f"w{secrets.token_hex(4)}" for _ in range(3)]
+
+    def add(connection: Connection, name: str, *, then_fail: bool = False) -> str:
+        now = clock.now()
+        connection.execute(insert(Worker), [{"executor_id": name, "started_at": now, "heartbeat_at": now}])
+        if then_fail:
+            raise LookupError("after the insert")
+        return name
+
+    async def scenario() -> tuple[str, list[str]]:
+        added = await bridge.db.write_core(functools.partial(add, name=names[0]))
+        with pytest.raises(LookupError):
+            await bridge.db.write_core(functools.partial(add, name=names[1], then_fail=True))
+        await bridge.db.write_core(functools.partial(add, name=names[2]))
+        async with bridge.db.read() as session:
+            return added, sorted(await session.scalars(select(Worker.executor_id).where(Worker.executor_id.in_(names))))
+
+    assert bridge.call(scenario) == (names[0], sorted([names[0], names[2]]))
 
 
 @contextlib.asynccontextmanager
@@ -46,6 +72,7 @@ async def forwarder(port: int, target_port: int = 5432) -> AsyncIterator[None]:
     await asyncio.gather(*handlers, return_exceptions=True)
 
 
+@needs_postgresql
 def test_a_process_never_opens_more_connections_than_its_pool_size() -> None:
     name = f"capcheck{secrets.token_hex(3)}"
 
@@ -72,6 +99,7 @@ def test_a_process_never_opens_more_connections_than_its_pool_size() -> None:
     assert 1 <= peak <= 3
 
 
+@needs_postgresql
 def test_a_refused_connection_is_retried_until_the_server_answers() -> None:
     async def scenario(url: str) -> int:
         port = free_port()

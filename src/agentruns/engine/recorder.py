@@ -22,9 +22,7 @@ from agentruns.events import payloads
 from agentruns.events.payloads import UsageTotals
 from agentruns.schemas.runs import StepType
 from agentruns.storage.database import Database
-from agentruns.storage.models import JournalEntry
 from agentruns.storage.queries import audit, events
-from agentruns.storage.queries.inserts import insert_once
 from agentruns.storage.queries.progress import Progress
 
 MAX_STORED_OUTPUT_CHARS = 100_000
@@ -107,9 +105,22 @@ class DatabaseRecorder:
         with their results)."""
         self._notes.append(self._stamped("runtime", text, clock.now()))
 
-    async def _write_journal(self, session: AsyncSession) -> None:
-        if self.journal is not None:
-            await insert_once(session, JournalEntry, self.journal.take())
+    async def _store(
+        self,
+        *,
+        steps: list[dict[str, Any]],
+        logs: list[dict[str, Any]],
+        drafts: list[events.EventDraft],
+        usage: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Write a model response's or a tool call's rows with the journal's new entries and what was noted, in one
+        transaction."""
+        runtime, self._sandbox = self._sandbox, {}
+        notes, self._notes = self._notes, []
+        journal = self.journal.take() if self.journal is not None else []
+        record = audit.Record(self.run_id, journal=journal, steps=steps, usage=usage or [], logs=[*notes, *logs],
+                              runtime=runtime, drafts=drafts)  # fmt: skip
+        await audit.store(self.db, record)
 
     def note_sandbox(self, **values: Any) -> None:
         """Sandbox fields of the run to set (`provider`, `runtime_id`, `runtime_state`), written as `note_runner`'s
@@ -181,12 +192,7 @@ class DatabaseRecorder:
         drafts = [*self._held_text, *(payloads.step_recorded(self.run_id, step) for step in steps)]
         drafts.append(payloads.usage_recorded(self.run_id, entry, self._totals))
         self._held_text = []
-        async with self.db.write() as session:
-            await self._write_journal(session)
-            await audit.add_steps(session, steps)
-            await audit.add_usage(session, [entry])
-            await self.write_notes(session, [log])
-            await events.append(session, self.run_id, drafts)
+        await self._store(steps=steps, usage=[entry], logs=[log], drafts=drafts)
         limit = self.max_cost_micros
         if limit is not None and self._totals.cost_micros >= limit:
             raise LimitReached(
@@ -206,8 +212,7 @@ class DatabaseRecorder:
         if last:
             self._held_text = drafts
             return
-        async with self.db.write() as session:
-            await events.append(session, self.run_id, drafts)
+        await audit.store(self.db, audit.Record(self.run_id, drafts=drafts))
 
     async def tool_call(self, call: ToolCallPart) -> None:
         # Kept for the tool's result, so that a tool call costs one transaction, not two.
@@ -241,8 +246,4 @@ class DatabaseRecorder:
         if outcome.printed:
             text = outcome.printed if outcome.printed.endswith("\n") else outcome.printed + "\n"
             logs.append(self._log("runtime", text, at))
-        async with self.db.write() as session:
-            await self._write_journal(session)
-            await audit.add_steps(session, [step])
-            await self.write_notes(session, logs)
-            await events.append(session, self.run_id, [payloads.step_recorded(self.run_id, step)])
+        await self._store(steps=[step], logs=logs, drafts=[payloads.step_recorded(self.run_id, step)])

@@ -12,9 +12,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, LiteralString, cast
 
-from sqlalchemy import CursorResult, Text, bindparam, exists, func, insert, select, text
+import psycopg
+from sqlalchemy import Compiled, Connection, Dialect, Text, bindparam, exists, func, insert, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,13 +66,16 @@ class EventDraft:
 # commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises this run's appends
 # without blocking inserts that reference the row.
 _LOCK_AND_NOTIFY = (
-    select(Run.status, func.pg_notify(NOTIFY_CHANNEL, bindparam("notification")))
+    select(func.pg_notify(NOTIFY_CHANNEL, bindparam("notification")))
     .where(Run.id == bindparam("run_id"))
     .with_for_update(key_share=True)
 )
 # Then a second numbers and stores the drafts: under READ COMMITTED it sees what the writer that held the lock
 # before committed (in the locking statement, a subquery would read the numbers from before the wait). A draft
-# whose source is stored already (only on a replay after a crash) is left out, and the others numbered on.
+# whose source is stored already (only on a replay after a crash) is left out, and the others numbered on; none is
+# stored once the run has ended, but for a `closing` one. The insert decides this itself, so that a transaction
+# can send both statements at once (`append_pipelined`).
+_ENDED = [status.value for status in RunStatus if status.is_terminal]
 _INSERT_NUMBERED = text(
     "INSERT INTO run_events (run_id, seq, name, source, data, created_at) "
     "SELECT :run_id, last.seq + row_number() OVER (ORDER BY draft.ord), draft.name, draft.source, "
@@ -79,8 +83,10 @@ _INSERT_NUMBERED = text(
     "FROM unnest(CAST(:names AS VARCHAR[]), CAST(:sources AS VARCHAR[]), CAST(:data AS TEXT[])) "
     "WITH ORDINALITY AS draft(name, source, data, ord) "
     "CROSS JOIN (SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = :run_id) AS last "
-    "WHERE draft.source IS NULL OR NOT EXISTS "
-    "(SELECT 1 FROM run_events AS stored WHERE stored.run_id = :run_id AND stored.source = draft.source)"
+    "WHERE (draft.source IS NULL OR NOT EXISTS "
+    "(SELECT 1 FROM run_events AS stored WHERE stored.run_id = :run_id AND stored.source = draft.source)) "
+    "AND EXISTS (SELECT 1 FROM runs WHERE runs.id = :run_id "
+    "AND (:closing OR runs.status <> ALL(CAST(:ended AS VARCHAR[]))))"
 )
 # SQLite: BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads the
 # status, the last number and whether any draft was stored already; then one inserts.
@@ -96,39 +102,72 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
     `closing` (terminal) event is appended, so the terminal event is always the run's last."""
     if not drafts:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        stored = await _append_postgresql(session, run_id, drafts, closing=closing)
-    else:
-        stored = await _append_sqlite(session, run_id, drafts, closing=closing)
+    stored = await session.run_sync(lambda sync: append_on(sync.connection(), run_id, drafts, closing=closing))
     if stored:
         on_commit(session, ("streams of", run_id), functools.partial(HUB.publish, run_id))  # this process's streams
     return stored
+
+
+def append_on(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool = False) -> int:
+    """`append` on a Core connection (`Database.write_core`), whose caller wakes this process's streams of the run
+    (`HUB.publish`) once the transaction commits, if any event was stored."""
+    if not drafts:
+        return 0
+    if connection.dialect.name == "postgresql":
+        return _append_postgresql(connection, run_id, drafts, closing=closing)
+    return _append_sqlite(connection, run_id, drafts, closing=closing)
 
 
 def _accepts(status: str | None, *, closing: bool) -> bool:
     return status is not None and (closing or not RunStatus(status).is_terminal)
 
 
-async def _append_postgresql(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:
-    status = await session.scalar(_LOCK_AND_NOTIFY, {"run_id": run_id, "notification": f"{run_id} {sender()}"})
-    if not _accepts(status, closing=closing):
-        return 0
-    result = await session.execute(
-        _INSERT_NUMBERED,
-        {"run_id": run_id, "created_at": clock.now(), "names": [draft.name for draft in drafts],
-         "sources": [draft.source for draft in drafts], "data": [json.dumps(draft.data) for draft in drafts]},
-    )  # fmt: skip
-    return cast(CursorResult[Any], result).rowcount
+def _append_postgresql(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:
+    connection.execute(_LOCK_AND_NOTIFY, _lock_params(run_id))
+    return connection.execute(_INSERT_NUMBERED, _insert_params(run_id, drafts, closing=closing)).rowcount
 
 
-async def _append_sqlite(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:
+def _lock_params(run_id: str) -> dict[str, Any]:
+    return {"run_id": run_id, "notification": f"{run_id} {sender()}"}
+
+
+def _insert_params(run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> dict[str, Any]:
+    return {"run_id": run_id, "created_at": clock.now(), "names": [draft.name for draft in drafts],
+            "sources": [draft.source for draft in drafts], "data": [json.dumps(draft.data) for draft in drafts],
+            "closing": closing, "ended": _ENDED}  # fmt: skip
+
+
+@functools.cache
+def _compiled(dialect: Dialect) -> tuple[Compiled, Compiled]:
+    return _LOCK_AND_NOTIFY.compile(dialect=dialect), _INSERT_NUMBERED.compile(dialect=dialect)
+
+
+async def append_pipelined(
+    connection: psycopg.AsyncConnection[Any], dialect: Dialect, run_id: str, drafts: Sequence[EventDraft]
+) -> psycopg.AsyncCursor[Any]:
+    """`append_on` through psycopg itself, for a connection in pipeline mode (its statements go out with the others
+    of the transaction); returns the cursor whose `rowcount`, once the pipeline has synced, is how many events were
+    stored."""
+    lock, insert_numbered = _compiled(dialect)
+    await connection.cursor().execute(_query(lock), lock.construct_params(_lock_params(run_id)))
+    inserted = connection.cursor()
+    params = insert_numbered.construct_params(_insert_params(run_id, drafts, closing=False))
+    await inserted.execute(_query(insert_numbered), params)
+    return inserted
+
+
+def _query(compiled: Compiled) -> LiteralString:
+    return cast(LiteralString, compiled.string)  # compiled from our own statements
+
+
+def _append_sqlite(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:
     params = {"run_id": run_id, "sources": [draft.source for draft in drafts if draft.source is not None]}
-    row = (await session.execute(_STATUS_AND_NUMBERS, params)).first()
+    row = connection.execute(_STATUS_AND_NUMBERS, params).first()
     status, last, seen = row if row is not None else (None, 0, False)
     if not _accepts(status, closing=closing):
         return 0
     if seen:
-        known = set(await session.scalars(_STORED_SOURCES, params))
+        known = set(connection.execute(_STORED_SOURCES, params).scalars())
         drafts = [draft for draft in drafts if draft.source is None or draft.source not in known]
         if not drafts:
             return 0
@@ -139,7 +178,7 @@ async def _append_sqlite(session: AsyncSession, run_id: str, drafts: Sequence[Ev
          "created_at": now}
         for offset, draft in enumerate(drafts, start=1)
     ]  # fmt: skip
-    await session.execute(_INSERT, rows)
+    connection.execute(_INSERT, rows)
     return len(rows)
 
 

@@ -1,9 +1,11 @@
 """Inserts that skip rows already stored, on SQLite and PostgreSQL alike."""
 
 import functools
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, LiteralString, cast
 
-from sqlalchemy import Insert, Table, inspect
+import psycopg
+from sqlalchemy import Connection, Dialect, Insert, Table, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,9 +38,52 @@ async def insert_once(session: AsyncSession, model: type[Base], rows: list[dict[
     A Core insert of the table, built once, with the rows as parameters: SQLAlchemy compiles it once per shape
     and caches it, where an insert of `.values(rows)` through the ORM was compiled anew for every call.
     """
+    if rows:
+        await session.execute(_insert_once_statement(session.get_bind().dialect.name, model), _by_column(model, rows))
+
+
+def insert_once_on(connection: Connection, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """`insert_once` on a Core connection (`Database.write_core`)."""
+    if rows:
+        connection.execute(_insert_once_statement(connection.dialect.name, model), _by_column(model, rows))
+
+
+def _by_column(model: type[Base], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    renamed = _renamed(model)
+    return rows if renamed is None else [{renamed[key]: value for key, value in row.items()} for row in rows]
+
+
+@functools.cache
+def _postgresql_insert_once(
+    dialect: Dialect, model: type[Base]
+) -> tuple[LiteralString, list[tuple[str, Callable[[Any], Any] | None]]]:
+    """The model's insert-once in psycopg's placeholders, and for each column the row key that holds its value and
+    the bind processor that SQLAlchemy's own statements apply to it (JSONB, UTC timestamps)."""
+    table = table_of(model)
+    renamed = _renamed(model) or {}
+    keys = {column: attribute for attribute, column in renamed.items()}
+    columns = list(table.columns)
+    sql = cast(
+        LiteralString,
+        (
+            f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "  # noqa: S608  # our own names
+            f"VALUES ({', '.join('%s' for _ in columns)}) ON CONFLICT DO NOTHING"
+        ),
+    )
+    return sql, [(keys.get(column.key, column.key), column.type.dialect_impl(dialect).bind_processor(dialect))
+                 for column in columns]  # fmt: skip
+
+
+async def insert_once_pipelined(
+    cursor: psycopg.AsyncCursor[Any], dialect: Dialect, model: type[Base], rows: list[dict[str, Any]]
+) -> None:
+    """`insert_once` on PostgreSQL through psycopg itself, for a connection in pipeline mode: the statement goes out
+    with the others of the transaction in one round trip (`storage/queries/audit.py`)."""
     if not rows:
         return
-    renamed = _renamed(model)
-    if renamed is not None:
-        rows = [{renamed[key]: value for key, value in row.items()} for row in rows]
-    await session.execute(_insert_once_statement(session.get_bind().dialect.name, model), rows)
+    sql, columns = _postgresql_insert_once(dialect, model)
+    params = [
+        [row[key] if process is None else process(row[key]) for key, process in columns]
+        for row in rows
+    ]  # fmt: skip
+    await cursor.executemany(sql, params)

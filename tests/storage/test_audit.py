@@ -1,0 +1,140 @@
+"""A record of one model response or tool call: stored whole in one transaction or not at all, never twice, and its
+events only while the run goes on, on the two write paths (SQLite's writer thread, PostgreSQL's pipeline)."""
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from agentruns import clock
+from agentruns.events.hub import HUB
+from agentruns.storage.models import JournalEntry, Run, RunEvent, RunLog, RunStep, UsageEntry
+from agentruns.storage.queries import audit, run_states
+from agentruns.storage.queries.events import EventDraft
+from tests.support.factories import make_agent, make_run
+from tests.support.portal import AsyncBridge
+
+
+def _queued_run(client: httpx.Client) -> str:
+    return make_run(client, make_agent(client)["id"])["id"]
+
+
+def _record(run_id: str, *, log_run_id: str | None = None) -> audit.Record:
+    now = clock.now()
+    step = {"run_id": run_id, "type": "tool_call", "timestamp": now, "content": None, "tool_name": "read",
+            "tool_output": None, "duration_ms": None}  # fmt: skip
+    usage = {"run_id": run_id, "kind": "llm", "service": "openai", "endpoint": None, "method": "POST",
+             "status_code": 200, "model": "openai/gpt-4o", "prompt_tokens": 10, "completion_tokens": 5,
+             "cached_tokens": 0, "total_tokens": 15, "cost_micros": 7, "timestamp": now}  # fmt: skip
+    return audit.Record(
+        run_id,
+        journal=[{"run_id": run_id, "execution": 0, "number": 1, "value": b"response"}],
+        steps=[step | {"number": 1, "tool_input": {"path": "a.txt"}}, step | {"number": 2, "tool_input": None}],
+        usage=[usage | {"number": 1, "metadata_": None}, usage | {"number": 2, "metadata_": {"note": "no price"}}],
+        logs=[{"run_id": log_run_id or run_id, "stream": "runner", "number": 1, "text": "request\n", "timestamp": now}],
+        drafts=[EventDraft("run.step", {"n": 1}, "step:1"), EventDraft("run.step", {"n": 2}, "step:2")],
+    )
+
+
+async def _stored(bridge: AsyncBridge, run_id: str) -> dict[str, Any]:
+    async with bridge.db.read() as session:
+
+        async def count(model: Any, *where: Any) -> int:
+            return (
+                await session.scalar(select(func.count()).select_from(model).where(model.run_id == run_id, *where))
+            ) or 0
+
+        usage = await session.scalars(select(UsageEntry).where(UsageEntry.run_id == run_id).order_by(UsageEntry.number))
+        inputs = await session.scalars(
+            select(RunStep.tool_input).where(RunStep.run_id == run_id).order_by(RunStep.number)
+        )
+        events = await session.execute(
+            select(RunEvent.seq, RunEvent.name, RunEvent.source).where(RunEvent.run_id == run_id).order_by(RunEvent.seq)
+        )
+        return {
+            "journal": await count(JournalEntry),
+            "steps": await count(RunStep),
+            # None is stored as SQL NULL, as the ORM's own statements store it, not as JSON null
+            "steps without output": await count(RunStep, RunStep.tool_output.is_(None)),
+            "tool inputs": list(inputs),
+            "usage": [(entry.number, entry.total_tokens, entry.metadata_) for entry in usage],
+            "logs": await count(RunLog),
+            "events": [tuple(row) for row in events],
+        }
+
+
+def test_a_record_is_stored_whole_and_a_replayed_one_adds_nothing(client: httpx.Client, bridge: AsyncBridge) -> None:
+    run_id = _queued_run(client)
+    bridge.call(audit.store, bridge.db, _record(run_id))
+    bridge.call(audit.store, bridge.db, _record(run_id))  # a replay after a crash: the same rows and sources
+
+    stored = bridge.call(_stored, bridge, run_id)
+    assert stored == {
+        "journal": 1,
+        "steps": 2,
+        "steps without output": 2,
+        "tool inputs": [{"path": "a.txt"}, None],
+        "usage": [(1, 15, None), (2, 15, {"note": "no price"})],
+        "logs": 1,
+        "events": [(1, "run.status", None), (2, "run.step", "step:1"), (3, "run.step", "step:2")],
+    }
+
+
+def test_a_record_that_fails_stores_nothing(client: httpx.Client, bridge: AsyncBridge) -> None:
+    run_id = _queued_run(client)
+    with pytest.raises(Exception, match=r"(?i)foreign key"):  # its log line names a run that does not exist
+        bridge.call(audit.store, bridge.db, _record(run_id, log_run_id="run_missing"))
+
+    stored = bridge.call(_stored, bridge, run_id)
+    assert (stored["journal"], stored["steps"], stored["usage"], stored["logs"]) == (0, 0, [], 0)
+    assert stored["events"] == [(1, "run.status", None)]
+
+
+def test_once_the_run_ended_a_record_keeps_its_rows_but_appends_no_event(
+    client: httpx.Client, bridge: AsyncBridge
+) -> None:
+    run_id = _queued_run(client)
+
+    async def end() -> None:
+        async with bridge.db.write() as session:
+            assert await run_states.fail(session, run_id, clock.now(), "INTERNAL_ERROR", "stopped", timed_out=False)
+
+    bridge.call(end)
+    bridge.call(audit.store, bridge.db, _record(run_id))
+
+    stored = bridge.call(_stored, bridge, run_id)
+    assert (stored["steps"], stored["logs"]) == (2, 1)
+    assert [name for _, name, _ in stored["events"]][-1] == "run.failed"
+    assert "run.step" not in [name for _, name, _ in stored["events"]]
+
+
+def test_a_record_wakes_the_runs_streams_only_when_it_appends_an_event(
+    client: httpx.Client, bridge: AsyncBridge
+) -> None:
+    run_id = _queued_run(client)
+
+    async def scenario() -> tuple[bool, bool]:
+        with HUB.subscribe(run_id) as waiter:
+            await audit.store(bridge.db, _record(run_id))
+            first = await waiter.wait(10)
+        with HUB.subscribe(run_id) as waiter:
+            await audit.store(bridge.db, _record(run_id))  # nothing new
+            return first, await waiter.wait(0.2)
+
+    assert bridge.call(scenario) == (True, False)
+
+
+def test_a_record_sets_the_runs_sandbox_fields(client: httpx.Client, bridge: AsyncBridge) -> None:
+    run_id = _queued_run(client)
+    record = audit.Record(run_id, runtime={"provider": "bubblewrap", "runtime_id": "sbx_1", "runtime_state": "running"})
+    bridge.call(audit.store, bridge.db, record)
+
+    async def sandbox() -> tuple[str | None, str | None, str | None]:
+        async with bridge.db.read() as session:
+            row = (
+                await session.execute(select(Run.provider, Run.runtime_id, Run.runtime_state).where(Run.id == run_id))
+            ).one()
+            return row.provider, row.runtime_id, row.runtime_state
+
+    assert bridge.call(sandbox) == ("bubblewrap", "sbx_1", "running")
