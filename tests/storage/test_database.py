@@ -6,7 +6,9 @@ import contextlib
 import functools
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, insert, select, text
 
@@ -120,3 +122,28 @@ def test_a_refused_connection_is_retried_until_the_server_answers() -> None:
 async def _select_one(db: Database) -> int:
     async with db.read() as session:
         return int(await session.scalar(text("SELECT 1")) or 0)
+
+
+@needs_postgresql
+def test_a_psycopg_connection_cut_off_mid_statement_does_not_go_back_to_the_pool() -> None:
+    async def scenario(url: str) -> tuple[bool, int]:
+        db = Database(url, pool_size=1)
+        used: list[psycopg.AsyncConnection[Any]] = []
+
+        async def slow_write() -> None:
+            async with db.psycopg_connection() as connection, connection.pipeline(), connection.transaction():
+                used.append(connection)
+                await connection.execute("SELECT pg_sleep(30)")
+
+        task = asyncio.create_task(slow_write())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with db.read() as session:  # the pool's one connection: a fresh one, ready
+            answer = await session.scalar(text("SELECT 1"))
+        await db.dispose()
+        return used[0].closed, int(answer or 0)
+
+    with postgres_database() as url:
+        assert asyncio.run(asyncio.wait_for(scenario(url), 20)) == (True, 1)

@@ -108,18 +108,17 @@ class DatabaseRecorder:
     async def _store(
         self,
         *,
-        steps: list[dict[str, Any]],
-        logs: list[dict[str, Any]],
-        drafts: list[events.EventDraft],
-        usage: list[dict[str, Any]] | None = None,
+        steps: Sequence[dict[str, Any]] = (),
+        usage: Sequence[dict[str, Any]] = (),
+        logs: Sequence[dict[str, Any]] = (),
+        drafts: Sequence[events.EventDraft] = (),
     ) -> None:
-        """Write a model response's or a tool call's rows with the journal's new entries and what was noted, in one
-        transaction."""
+        """Write these rows with the journal's new entries and what was noted, in one transaction."""
         runtime, self._sandbox = self._sandbox, {}
         notes, self._notes = self._notes, []
         journal = self.journal.take() if self.journal is not None else []
-        record = audit.Record(self.run_id, journal=journal, steps=steps, usage=usage or [], logs=[*notes, *logs],
-                              runtime=runtime, drafts=drafts)  # fmt: skip
+        record = audit.Record(self.run_id, journal=journal, steps=list(steps), usage=list(usage),
+                              logs=[*notes, *logs], runtime=runtime, drafts=list(drafts))  # fmt: skip
         await audit.store(self.db, record)
 
     def note_sandbox(self, **values: Any) -> None:
@@ -138,14 +137,12 @@ class DatabaseRecorder:
     async def runner_log(self, text: str) -> None:
         """A line of what the worker did, with its time, written now."""
         self.note_runner(text)
-        async with self.db.write() as session:
-            await self.write_notes(session)
+        await self._store()
 
     async def show_sandbox(self, **values: Any) -> None:
         """Set the run's sandbox fields (`provider`, `runtime_id`, `runtime_state`) now, with the noted lines."""
         self.note_sandbox(**values)
-        async with self.db.write() as session:
-            await self.write_notes(session)
+        await self._store()
 
     async def model_response(self, response: ModelResponse) -> None:
         at = response.timestamp

@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import psycopg
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -121,7 +122,6 @@ def install_sqlite_pragmas(engine: Any) -> None:
 
 def retry_postgresql_connects(engine: Any, *, retry_seconds: float = CONNECT_RETRY_SECONDS) -> None:
     """Make each new PostgreSQL connection retry with backoff and jitter instead of failing at once."""
-    import psycopg
 
     async def connect(*args: Any, **kwargs: Any) -> psycopg.AsyncConnection[Any]:
         deadline = time.monotonic() + retry_seconds
@@ -179,12 +179,12 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def psycopg_connection(self) -> AsyncGenerator[Any]:
+    async def psycopg_connection(self) -> AsyncGenerator[psycopg.AsyncConnection[Any]]:
         """A pooled PostgreSQL connection as psycopg's own `AsyncConnection`, outside any transaction: for statements
         sent together in pipeline mode (`storage/queries/audit.py`)."""
         async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            yield raw.driver_connection
+            driver = cast(psycopg.AsyncConnection[Any], (await connection.get_raw_connection()).driver_connection)
+            yield driver  # one left broken or mid-statement fails its reset on return, and the pool drops it
 
     async def write_core(self, statements: Callable[[Connection], T]) -> T:
         """Run `statements`, a plain function of Core statements on a connection, in one transaction that writes;

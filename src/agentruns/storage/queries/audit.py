@@ -16,16 +16,6 @@ from agentruns.storage.queries.events import EventDraft
 from agentruns.storage.queries.inserts import insert_once, insert_once_on, insert_once_pipelined
 
 
-async def add_steps(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Store steps (`run_id`, `number`, …)."""
-    await insert_once(session, RunStep, rows)
-
-
-async def add_usage(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Store usage entries (`run_id`, `number`, …)."""
-    await insert_once(session, UsageEntry, rows)
-
-
 async def add_logs(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Store log chunks (`run_id`, `stream`, `number`, …)."""
     await insert_once(session, RunLog, rows)
