@@ -190,10 +190,11 @@ class Database:
         """Run `statements`, a plain function of Core statements on a connection, in one transaction that writes;
         its result.
 
-        For the writes made many times a run (`storage/queries/audit.py`): on SQLite the function runs in one
-        hop to this process's SQLite writer thread, on the standard library's driver, where aiosqlite hops to its
-        thread and back for every cursor call (about 35 a transaction of six statements, 4 ms of CPU against 1);
-        on PostgreSQL in one greenlet on a pooled connection, without an ORM session.
+        On SQLite the function runs in one hop to this process's SQLite writer thread, on the standard library's
+        driver, where aiosqlite hops to its thread and back for every cursor call (about 35 a transaction of six
+        statements, 4 ms of CPU against 1): the step's write takes this path (`storage/queries/audit.py`). On
+        PostgreSQL it runs in one greenlet on a pooled connection, without an ORM session (the step's write there
+        sends its statements in psycopg's pipeline mode instead).
         """
         if self.kind is DatabaseKind.POSTGRESQL:
             async with self.engine.begin() as connection:
