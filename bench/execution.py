@@ -87,7 +87,7 @@ def _overhead(backends: list[str], tool_calls: int, repeats: int, directory: Pat
         "nothing (each repetition runs memory, durable, diagnostic in turn, so that all three see the same load);",
         "recorded = the durable run's own startedAt → completedAt (ms resolution): the figure the target is about;",
         "end-to-end = from the exec call (services.execution.exec_run) to the completedAt the run recorded: it adds",
-        "the enqueue and the queue wait (the worker, started in this process, polls its queue every 50 ms);",
+        "the enqueue and the queue wait (the worker, in this process, polls its queue every 200 ms, as shipped);",
         "diagnostic = the in-memory loop with the worker's DatabaseRecorder and no DBOS: its excess over memory is",
         "the audit trail's share of the durable overhead; CPU = time.process_time() over the same spans (durable: from",
         "the exec call until the end was seen), which other processes on the machine disturb less than wall time.",

@@ -35,8 +35,9 @@ from agentruns.storage.database import Database
 from bench.support import TERMINAL, scripted_prompt
 
 INSTRUCTIONS = "You help."
-STATUS_POLL_SECONDS = 0.05  # only to learn that the run ended: its times come from the run itself
-QUEUE_POLL_SECONDS = 0.05
+# Only to learn that the run ended (its times come from the run itself), and seldom: the poll shares the worker's
+# process and would otherwise weigh on what it measures.
+STATUS_POLL_SECONDS = 0.25
 RUN_TIMEOUT_SECONDS = 120.0
 
 
@@ -119,7 +120,6 @@ async def measure(database_url: str, tool_calls: int, repeats: int, workspace_ro
         database_url=database_url,
         api_key=None,
         workspace_root=str(workspace_root),
-        queue_poll_seconds=QUEUE_POLL_SECONDS,
         max_model_requests=max(Settings().max_model_requests, tool_calls + 1),
     )
     worker = Worker(settings)
