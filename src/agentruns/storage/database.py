@@ -13,11 +13,15 @@ from typing import Any, TypeVar, cast
 
 import psycopg
 from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("agentruns.database")
+
+# aiosqlite with one thread hop per statement instead of four (`storage/sqlite_driver.py`).
+registry.register("sqlite.agentruns_aiosqlite", "agentruns.storage.sqlite_driver", "OneHopDialect")
 
 T = TypeVar("T")
 
@@ -79,7 +83,7 @@ def driver_url(url: str, *, asynchronous: bool) -> URL:
     """The SQLAlchemy URL with the driver agentruns uses: aiosqlite/sqlite3 or psycopg 3."""
     kind, parsed = parse_database_url(url)
     if kind is DatabaseKind.SQLITE:
-        return parsed.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite")
+        return parsed.set(drivername="sqlite+agentruns_aiosqlite" if asynchronous else "sqlite")
     return parsed.set(drivername="postgresql+psycopg_async" if asynchronous else "postgresql+psycopg")
 
 
