@@ -5,12 +5,12 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, cast
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Update, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events.hub import HUB
 from agentruns.storage.database import Database, DatabaseKind
-from agentruns.storage.models import JournalEntry, Run, RunLog, RunStep, UsageEntry
+from agentruns.storage.models import Base, JournalEntry, Run, RunLog, RunStep, UsageEntry
 from agentruns.storage.queries import events
 from agentruns.storage.queries.events import EventDraft
 from agentruns.storage.queries.inserts import insert_once, insert_once_on, insert_once_pipelined
@@ -59,22 +59,29 @@ async def _write_pipelined(db: Database, record: Record) -> int:
     appended = None
     async with db.psycopg_connection() as connection, connection.pipeline(), connection.transaction():
         cursor = connection.cursor()
-        for model, rows in (JournalEntry, record.journal), (RunStep, record.steps), (UsageEntry, record.usage):
+        for model, rows in _inserted(record):
             await insert_once_pipelined(cursor, dialect, model, rows)
-        if record.runtime:
-            compiled = update(Run).where(Run.id == record.run_id).values(**record.runtime).compile(dialect=dialect)
+        if (runtime := _runtime_update(record)) is not None:
+            compiled = runtime.compile(dialect=dialect)
             await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params())
-        await insert_once_pipelined(cursor, dialect, RunLog, record.logs)
         if record.drafts:
             appended = await events.append_pipelined(connection, dialect, record.run_id, record.drafts)
     return 0 if appended is None else appended.rowcount
 
 
 def _write(connection: Connection, record: Record) -> int:
-    insert_once_on(connection, JournalEntry, record.journal)
-    insert_once_on(connection, RunStep, record.steps)
-    insert_once_on(connection, UsageEntry, record.usage)
-    if record.runtime:
-        connection.execute(update(Run).where(Run.id == record.run_id).values(**record.runtime))
-    insert_once_on(connection, RunLog, record.logs)
+    for model, rows in _inserted(record):
+        insert_once_on(connection, model, rows)
+    if (runtime := _runtime_update(record)) is not None:
+        connection.execute(runtime)
     return events.append_on(connection, record.run_id, record.drafts)
+
+
+def _inserted(record: Record) -> tuple[tuple[type[Base], list[dict[str, Any]]], ...]:
+    """The record's rows, by the model they are inserted as (once each)."""
+    return (JournalEntry, record.journal), (RunStep, record.steps), (UsageEntry, record.usage), (RunLog, record.logs)
+
+
+def _runtime_update(record: Record) -> Update | None:
+    """The UPDATE of the run's sandbox fields, if the record changes any."""
+    return update(Run).where(Run.id == record.run_id).values(**record.runtime) if record.runtime else None
