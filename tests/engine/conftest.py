@@ -29,3 +29,10 @@ def wait_until(predicate: Any, timeout: float = 30, interval: float = 0.05) -> f
         assert time.monotonic() - started < timeout, "the condition did not become true in time"
         time.sleep(interval)
     return time.monotonic() - started
+
+
+def sleep_until_interrupted(seconds: str, then: str) -> str:
+    """A shell command that sleeps the first time it runs and not when a resumed run runs it again (it leaves a file
+    in the run's workspace): a test that kills the tool's worker waits out the sleep once, not twice."""
+    flag = f".slept-{seconds}"
+    return f"[ -e {flag} ] || {{ touch {flag}; sleep {seconds}; }}; {then}"

@@ -28,7 +28,7 @@ def test_runs_beyond_the_organizations_limit_stay_queued(backend: str, tmp_path:
                 busy = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {busy_key}"}, timeout=30)
                 other = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {other_key}"}, timeout=30)
                 agent = make_agent(busy)["id"]
-                slow = 'call bash {"command": "sleep 1.5"}'
+                slow = 'call bash {"command": "sleep 1"}'
                 queued = [make_run(busy, agent, prompt=slow)["id"] for _ in range(5)]
                 for run_id in queued:
                     assert busy.post(f"/agent/v1/run/{run_id}/exec").status_code == 200

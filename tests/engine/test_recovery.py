@@ -1,6 +1,7 @@
 """A worker killed with SIGKILL mid-run: the run continues from its last finished step, nothing twice, and
 finds the files its sandbox wrote before."""
 
+import json
 import os
 import time
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engine.conftest import wait_for_status, wait_until
+from tests.engine.conftest import sleep_until_interrupted, wait_for_status, wait_until
 from tests.sandbox.conftest import commands_running, pids_running
 from tests.support.factories import make_agent, make_run
 from tests.support.model_stub import ModelStub
@@ -38,10 +39,11 @@ def test_a_stopped_worker_run_resumes_with_no_step_twice(
     marker = f"crash-{os.urandom(4).hex()}"
     # Unique, to find the tool's processes on the host; longer than the wait below, so that only a kill ends it.
     seconds = f"6.{int.from_bytes(os.urandom(2)) % 10_000:04d}"
+    interrupted = json.dumps({"command": sleep_until_interrupted(seconds, then="echo two")})
     prompt = "\n".join([
         marker,
         'call bash {"command": "echo one | tee one.txt"}',
-        f'call bash {{"command": "sleep {seconds}; echo two"}}',
+        f"call bash {interrupted}",
         'call bash {"command": "cat one.txt; echo three"}',  # in the resumed run's new sandbox
         "reply done",
     ])  # fmt: skip

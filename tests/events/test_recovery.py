@@ -1,13 +1,14 @@
 """A worker SIGKILLed mid-run: the resumed run's event log neither repeats nor skips an id, and a stream
 that stays open across the crash gets every event once."""
 
+import json
 import os
 import threading
 from pathlib import Path
 
 import httpx
 
-from tests.engine.conftest import wait_for_status, wait_until
+from tests.engine.conftest import sleep_until_interrupted, wait_for_status, wait_until
 from tests.support.factories import make_agent, make_run
 from tests.support.model_stub import ModelStub
 from tests.support.sse import Frame, events_of
@@ -23,7 +24,7 @@ def test_a_resumed_run_repeats_and_skips_no_event(
         f"events-crash-{os.urandom(4).hex()}",
         "drip 0.01",
         'call bash {"command": "echo one"}',
-        'call bash {"command": "sleep 3; echo two"}',
+        f"call bash {json.dumps({'command': sleep_until_interrupted('3', then='echo two')})}",
         'call bash {"command": "echo three"}',
         "reply all three are done",
     ])  # fmt: skip
