@@ -1,6 +1,9 @@
 """Heartbeats and takeovers: a dead worker's runs are taken over once, a busy worker is never taken for dead."""
 
 import asyncio
+import json
+import os
+import signal
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -16,8 +19,12 @@ from agentruns.storage import migrate
 from agentruns.storage.database import Database
 from agentruns.storage.models import Worker
 from agentruns.storage.queries.orphans import dbos_table
-from tests.engine.conftest import wait_until
+from tests.engine.conftest import sleep_until_interrupted, wait_for_status, wait_until
+from tests.sandbox.conftest import pids_running
 from tests.support.databases import database_url_for, postgres_database
+from tests.support.factories import make_agent, make_run
+from tests.support.fleet import api_processes
+from tests.support.model_stub import ModelStub
 from tests.support.workers import WorkerProcess
 
 DEAD_AFTER = 10.0
@@ -191,3 +198,65 @@ def test_a_takeover_cut_short_is_finished_by_another_worker(backend: str, tmp_pa
     assert during == {}, "a worker took over a dead worker whose takeover was under way"
     assert after == {"gone": 7, "a": 7}  # `a` stopped beating too: its own runs are taken over as well
     assert left == set()  # `b` never beat here: every row was a dead worker's, and each was taken over
+
+
+def test_a_worker_taken_for_dead_while_it_stalled_stops_its_run_at_its_next_write(
+    model_stub: tuple[ModelStub, str], workspaces: Path
+) -> None:
+    """Worker a freezes (SIGSTOP) in a tool call, b takes the run over; a wakes before b is done: its tool's result is
+    refused, and it sends no model request that b sends (a check of the run's state alone would let it go on)."""
+    stub, stub_url = model_stub
+    marker = f"stalled-{os.urandom(4).hex()}"
+    seconds = f"1.{int.from_bytes(os.urandom(2)) % 10_000:04d}"  # over while a is frozen
+    second = json.dumps({"command": sleep_until_interrupted(seconds, then="echo two")})
+    # Each model request takes 1.5 s: b is still at its own request when a wakes.
+    prompt = "\n".join([marker, "sleep 1.5", 'call bash {"command": "echo one"}', f"call bash {second}", "reply done"])
+    with postgres_database() as url:
+        migrate.upgrade(url)
+        with api_processes(url, workspaces, count=1, key_name="stalled") as (client,):
+            first = _quick_worker(url, workspaces, stub_url, "stalled-a")
+            second_worker: WorkerProcess | None = None
+            try:
+                run = make_run(client, make_agent(client, model="openai-compatible/slow")["id"], prompt=prompt)
+                assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
+                wait_for_status(client, run["id"], {"running"})  # a has it, before b can
+                second_worker = _quick_worker(url, workspaces, stub_url, "stalled-b")
+                wait_until(lambda: pids_running(seconds), timeout=30)
+                os.kill(first.process.pid, signal.SIGSTOP)
+                try:
+                    wait_until(lambda: _workflow_of(url, run["id"]) == ("PENDING", "stalled-b"), timeout=30)
+                finally:
+                    os.kill(first.process.pid, signal.SIGCONT)
+                assert wait_for_status(client, run["id"], timeout=60)["status"] == "completed"
+                # DBOS's word when an execution's write finds its workflow taken (not "outcome was not recorded")
+                parked = "is no longer owned by this execution. Waiting for the owner's recorded outcome"
+                wait_until(lambda: any(parked in line for line in first.output))
+            finally:
+                first.stop()
+                if second_worker is not None:
+                    second_worker.stop()
+            details = client.get(f"/agent/v1/run/{run['id']}").json()
+    assert [step["type"] for step in details["steps"]] == ["tool_call", "tool_result"] * 2 + ["output"]
+    assert [s["toolOutput"]["stdout"] for s in details["steps"] if s["type"] == "tool_result"] == ["one\n", "two\n"]
+    assert len(details["usage"]["entries"]) == 3
+    requests = sorted(request.tool_results for request in stub.requests_for(marker))
+    assert requests == [0, 1, 2], "the stalled worker sent a model request the other worker sent too"
+
+
+def _quick_worker(url: str, workspaces: Path, stub_url: str, executor_id: str) -> WorkerProcess:
+    """A worker whose runs another takes over 2 s after its heart stops."""
+    return WorkerProcess(
+        url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor_id,
+        worker_heartbeat_seconds="0.5", worker_dead_after_seconds="2",
+    )  # fmt: skip
+
+
+def _workflow_of(url: str, run_id: str) -> tuple[str, str] | None:
+    """DBOS's status of the run's workflow and the executor that holds it."""
+    with psycopg.connect(url) as connection:
+        row = connection.execute(
+            "SELECT wf.status, wf.executor_id FROM runs JOIN dbos.workflow_status AS wf "
+            "ON wf.workflow_uuid = runs.workflow_id WHERE runs.id = %s",
+            (run_id,),
+        ).fetchone()
+    return None if row is None else (row[0], row[1])

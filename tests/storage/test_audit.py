@@ -5,13 +5,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from dbos._error import DBOSWorkflowConflictIDError
+from sqlalchemy import func, select, text
 
 from agentruns import clock
 from agentruns.events.hub import HUB
 from agentruns.storage.models import JournalEntry, Run, RunEvent, RunLog, RunStep, UsageEntry
 from agentruns.storage.queries import audit, run_states
 from agentruns.storage.queries.events import EventDraft
+from agentruns.storage.queries.orphans import dbos_table
+from tests.engine.conftest import wait_for_status
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge
 
@@ -138,3 +141,73 @@ def test_a_record_sets_the_runs_sandbox_fields(client: httpx.Client, bridge: Asy
             return row.provider, row.runtime_id, row.runtime_state
 
     assert bridge.call(sandbox) == ("bubblewrap", "sbx_1", "running")
+
+
+def _finished_workflow(client: httpx.Client, bridge: AsyncBridge) -> tuple[str, str]:
+    """A run that a worker executed, and its workflow's id (DBOS's row of it exists)."""
+    run = make_run(client, make_agent(client)["id"], prompt="reply done")
+    assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
+    wait_for_status(client, run["id"])
+
+    async def workflow_of() -> str | None:
+        async with bridge.db.read() as session:
+            return await session.scalar(select(Run.workflow_id).where(Run.id == run["id"]))
+
+    workflow_id = bridge.call(workflow_of)
+    assert workflow_id is not None
+    return run["id"], workflow_id
+
+
+def _set_workflow(bridge: AsyncBridge, workflow_id: str, status: str, owner: str | None) -> None:
+    """Put DBOS's row of the workflow as DBOS leaves it: claimed by `owner`, re-enqueued by a recovery, cancelled."""
+
+    async def update() -> None:
+        async with bridge.db.write() as session:
+            table = dbos_table(session, "workflow_status")
+            await session.execute(
+                text(f"UPDATE {table} SET status = :status, owner_xid = :owner WHERE workflow_uuid = :id"),  # noqa: S608
+                {"status": status, "owner": owner, "id": workflow_id},
+            )
+
+    bridge.call(update)
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_record_is_stored_only_while_its_execution_owns_the_workflow(
+    client: httpx.Client, bridge: AsyncBridge
+) -> None:
+    run_id, workflow_id = _finished_workflow(client, bridge)
+    before = bridge.call(_stored, bridge, run_id)["journal"]
+
+    def stored(token: str, number: int) -> bool:
+        record = _record(run_id)
+        journal = [{"run_id": run_id, "execution": 9, "number": number, "value": b"response"}]
+        owned = audit.Record(run_id, journal=journal, logs=record.logs, owner=audit.Owner(workflow_id, token))
+        return bridge.call(_store_unless_refused, bridge, owned)
+
+    _set_workflow(bridge, workflow_id, "PENDING", "claim-a")  # execution a claimed it
+    assert stored("claim-a", 1)
+    assert not stored("claim-b", 2)  # a stale execution: another claimed the workflow since
+    _set_workflow(bridge, workflow_id, "ENQUEUED", None)  # a live worker's recovery re-enqueued it
+    assert not stored("claim-a", 3)
+    _set_workflow(bridge, workflow_id, "CANCELLED", None)  # a cancelled run's execution records how it stopped
+    assert stored("claim-a", 4)
+
+    journal = bridge.call(_journal_numbers, bridge, run_id, 9)
+    assert journal == [1, 4], "a refused record stored nothing"
+    assert bridge.call(_stored, bridge, run_id)["journal"] == before + 2
+
+
+async def _store_unless_refused(bridge: AsyncBridge, record: audit.Record) -> bool:
+    """Store the record; False if it was refused (a BaseException, which must not cross the test's portal)."""
+    try:
+        await audit.store(bridge.db, record)
+    except DBOSWorkflowConflictIDError:
+        return False
+    return True
+
+
+async def _journal_numbers(bridge: AsyncBridge, run_id: str, execution: int) -> list[int]:
+    async with bridge.db.read() as session:
+        query = select(JournalEntry.number).where(JournalEntry.run_id == run_id, JournalEntry.execution == execution)
+        return sorted(await session.scalars(query))

@@ -45,6 +45,9 @@ class DatabaseRecorder:
 
     With `max_cost_micros`, the model request that brings the run's cost to it raises `LimitReached` once it is
     recorded: a request's cost is known only when it has been made.
+
+    With `owner`, each of its writes lands only while that execution owns the run's workflow, and raises DBOS's
+    `DBOSWorkflowConflictIDError` once another worker has taken the workflow over (`audit.Owner`).
     """
 
     def __init__(
@@ -56,9 +59,11 @@ class DatabaseRecorder:
         progress: Progress | None = None,
         max_cost_micros: int | None = None,
         journal: Journal | None = None,
+        owner: audit.Owner | None = None,
     ) -> None:
         self.db = db
         self.journal = journal
+        self.owner = owner
         self.run_id = run_id
         self.model_id = model_id
         self.max_cost_micros = max_cost_micros
@@ -118,7 +123,8 @@ class DatabaseRecorder:
         notes, self._notes = self._notes, []
         journal = self.journal.take() if self.journal is not None else []
         record = audit.Record(self.run_id, journal=journal, steps=list(steps), usage=list(usage),
-                              logs=[*notes, *logs], runtime=runtime, drafts=list(drafts))  # fmt: skip
+                              logs=[*notes, *logs], runtime=runtime, drafts=list(drafts),
+                              owner=self.owner)  # fmt: skip
         await audit.store(self.db, record)
 
     def note_sandbox(self, **values: Any) -> None:
@@ -209,7 +215,7 @@ class DatabaseRecorder:
         if last:
             self._held_text = drafts
             return
-        await audit.store(self.db, audit.Record(self.run_id, drafts=drafts))
+        await audit.store(self.db, audit.Record(self.run_id, drafts=drafts, owner=self.owner))
 
     async def tool_call(self, call: ToolCallPart) -> None:
         # Kept for the tool's result, so that a tool call costs one transaction, not two.

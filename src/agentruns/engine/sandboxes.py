@@ -11,6 +11,8 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from dbos._error import DBOSWorkflowConflictIDError  # not exported; see storage/queries/audit.py
+
 from agentruns.engine.context import WorkerContext
 from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.sandbox.availability import make_sandbox, usable_provider
@@ -148,6 +150,11 @@ async def closing(sandbox: Sandbox, context: WorkerContext, recorder: DatabaseRe
         # worker repeats a run's cancel until the run is gone, and closing must not be cut short by it.
         ended = recorder.run_id in context.cancelled
         await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=ended))
+        raise
+    except DBOSWorkflowConflictIDError:
+        # Another worker took the run over (`audit.Owner`): this execution's processes stop, what it left is the
+        # new owner's.
+        await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=False))
         raise
     except Exception:
         # The workflow records next how the run ended (engine/workflow.py), which shows the sandbox's end too.

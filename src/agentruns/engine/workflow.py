@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
+from dbos._context import get_local_dbos_context  # not exported: the only way to this execution's claim token
 from pydantic_ai.exceptions import UsageLimitExceeded
 from pydantic_ai.tools import DeferredToolRequests
 from sqlalchemy import select
@@ -33,7 +34,7 @@ from agentruns.sandbox.errors import SandboxError
 from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.models import Agent, JournalEntry, Run
-from agentruns.storage.queries import run_states
+from agentruns.storage.queries import audit, run_states
 from agentruns.storage.queries import waits as stored_waits
 from agentruns.storage.queries.inserts import insert_once
 from agentruns.storage.queries.progress import Progress, progress_of
@@ -128,6 +129,14 @@ async def start_run(run_id: str) -> tuple[Journal, StartedRun | None]:
     return journal, started
 
 
+def _owner() -> audit.Owner | None:
+    """This execution's claim of its workflow, which the recorder's writes check (`audit.Owner`)."""
+    context = get_local_dbos_context()
+    if context is None or context.owner_xid is None:
+        return None
+    return audit.Owner(context.workflow_id, context.owner_xid)
+
+
 @DBOS.step(name="agentruns.resume")
 async def resume_run(run_id: str, resume: int) -> StartedRun | None:
     """The run as it was when it started, and how far it got, to go on after its wait `resume`; None if it
@@ -184,7 +193,7 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
         return "skipped"
     spec = started.spec
     recorder = DatabaseRecorder(context.db, run_id, spec.model, progress=started.progress,
-                                max_cost_micros=started.max_cost_micros, journal=journal)  # fmt: skip
+                                max_cost_micros=started.max_cost_micros, journal=journal, owner=_owner())  # fmt: skip
     resumption = None
     if resume:
         assert started.progress is not None
@@ -243,7 +252,9 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     except Exception as exc:
         return await _fail(recorder, exc)
     finally:
-        context.running.pop(run_id, None)
+        # A workflow taken over from this worker while it stalled may be running here again, under a new task.
+        if context.running.get(run_id) is task:
+            del context.running[run_id]
     output = result.output
     if isinstance(output, DeferredToolRequests):
         awaited = ", ".join(f"{call.tool_name} {call.tool_call_id}" for call in output.calls)

@@ -5,7 +5,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, cast
 
-from sqlalchemy import Connection, Update, update
+import psycopg
+from dbos._error import DBOSWorkflowConflictIDError  # not exported; DBOS raises it when its own writes meet this
+from sqlalchemy import Connection, Dialect, Update, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events.hub import HUB
@@ -26,6 +28,25 @@ async def set_runtime(session: AsyncSession, run_id: str, **values: Any) -> None
     await session.execute(update(Run).where(Run.id == run_id).values(**values))
 
 
+HANDED_OVER = "AR409"
+"""The SQLSTATE `agentruns_hold_workflow` raises (migration 0007)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The workflow execution that writes a record: the run's workflow and the token DBOS wrote to the workflow's
+    row (`owner_xid`) when this execution claimed it.
+
+    A worker that stalls past its heartbeat (a long pause, a frozen VM) is taken for dead, and another takes its
+    workflows over while it may still be running them. A record of such a superseded execution is refused, so that
+    it stops before it sends another model request, as DBOS's own writes refuse it. The execution of a cancelled
+    workflow still writes: it records how its run's sandbox stopped.
+    """
+
+    workflow_id: str
+    token: str
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """What the worker records of one model response or tool call of a run, written in one transaction: the
@@ -38,10 +59,16 @@ class Record:
     logs: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
     runtime: dict[str, Any] = field(default_factory=dict[str, Any])
     drafts: list[EventDraft] = field(default_factory=list[EventDraft])
+    owner: Owner | None = None
+    """If set, the record is written only while this execution owns the run's workflow."""
 
 
 async def store(db: Database, record: Record) -> None:
     """Write the record in one transaction, then wake this process's streams of the run if an event was stored.
+
+    Raises:
+        DBOSWorkflowConflictIDError: The record's `owner` no longer owns the workflow; nothing was written. A
+            BaseException, as when DBOS raises it: the execution stops and DBOS waits for the new owner's outcome.
 
     This is the hottest write of a run, so it skips the ORM session: on SQLite it is one hop to the writer thread
     (`Database.write_core`); on PostgreSQL its statements go out together in psycopg's pipeline mode, one round
@@ -57,19 +84,46 @@ async def store(db: Database, record: Record) -> None:
 async def _write_pipelined(db: Database, record: Record) -> int:
     dialect = db.engine.dialect
     appended = None
-    async with db.psycopg_connection() as connection, connection.pipeline(), connection.transaction():
-        cursor = connection.cursor()
-        for model, rows in _inserted(record):
-            await insert_once_pipelined(cursor, dialect, model, rows)
-        if (runtime := _runtime_update(record)) is not None:
-            compiled = runtime.compile(dialect=dialect)
-            await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params())
-        if record.drafts:
-            appended = await events.append_pipelined(connection, dialect, record.run_id, record.drafts)
+    try:
+        async with db.psycopg_connection() as connection, connection.pipeline(), connection.transaction():
+            if record.owner is not None:  # first: the hold precedes every write and fails the transaction
+                await connection.execute(
+                    "SELECT agentruns_hold_workflow(%s, %s)", (record.owner.workflow_id, record.owner.token)
+                )
+            appended = await _pipelined_rows(connection, dialect, record)
+    except psycopg.Error as exc:
+        if exc.sqlstate == HANDED_OVER and record.owner is not None:
+            raise DBOSWorkflowConflictIDError(record.owner.workflow_id) from exc
+        raise
     return 0 if appended is None else appended.rowcount
 
 
+async def _pipelined_rows(
+    connection: psycopg.AsyncConnection[Any], dialect: Dialect, record: Record
+) -> psycopg.AsyncCursor[Any] | None:
+    """Queue the record's statements on the pipeline; the cursor of the event insert, if there are events."""
+    cursor = connection.cursor()
+    for model, rows in _inserted(record):
+        await insert_once_pipelined(cursor, dialect, model, rows)
+    if (runtime := _runtime_update(record)) is not None:
+        compiled = runtime.compile(dialect=dialect)
+        await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params())
+    if not record.drafts:
+        return None
+    return await events.append_pipelined(connection, dialect, record.run_id, record.drafts)
+
+
 def _write(connection: Connection, record: Record) -> int:
+    if record.owner is not None:
+        # As agentruns_hold_workflow does on PostgreSQL (migration 0007). In the transaction's BEGIN IMMEDIATE: no
+        # other writer, DBOS's hand-off included, lands before it commits.
+        row = connection.execute(
+            text("SELECT owner_xid, status FROM workflow_status WHERE workflow_uuid = :workflow"),
+            {"workflow": record.owner.workflow_id},
+        ).first()
+        holder, state = (None, None) if row is None else row
+        if holder != record.owner.token and state != "CANCELLED":
+            raise DBOSWorkflowConflictIDError(record.owner.workflow_id)
     for model, rows in _inserted(record):
         insert_once_on(connection, model, rows)
     if (runtime := _runtime_update(record)) is not None:
