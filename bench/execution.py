@@ -136,6 +136,11 @@ def _throughput_report(backend: str, result: Throughput, concurrency: int, label
         f"{1000 * health.client_cpu_seconds / result.health_requests:.1f} ms per /health, "
         f"{1000 * cost.client_cpu_seconds / max(result.completed, 1):.1f} ms per run"
     )
+    if backend == "postgresql" and cost.postgres_cpu_seconds is not None:
+        print(
+            f"    CPU of the PostgreSQL server on this host (all its databases): "
+            f"{1000 * cost.postgres_cpu_seconds / max(result.completed, 1):.1f} ms per run"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,8 +36,40 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU time the local PostgreSQL server has used so far (its postmaster, the backends it reaped, the live ones);
+    None if no PostgreSQL runs on this host. The difference of two readings is what the server spent between them,
+    for every database it serves."""
+    processes: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _comm(entry) == "postgres":
+            try:
+                processes[int(entry.name)] = _stat_fields(int(entry.name))
+            except OSError:  # it ended meanwhile: the postmaster counts it once reaped
+                continue
+    postmasters = [pid for pid, fields in processes.items() if int(fields[1]) not in processes]
+    if len(postmasters) != 1:
+        return None
+    own = processes[postmasters[0]]
+    ticks = sum(int(value) for value in own[11:15])  # utime, stime, and those of its reaped children
+    ticks += sum(int(fields[11]) + int(fields[12]) for pid, fields in processes.items() if pid != postmasters[0])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _comm(entry: Path) -> str:
+    try:
+        return (entry / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: state, ppid, … (utime is index 11)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def scripted_prompt(tool_calls: int) -> str:

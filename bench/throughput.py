@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.support import cpu_seconds, parse_timestamp, scripted_prompt
+from bench.support import cpu_seconds, parse_timestamp, postgres_cpu_seconds, scripted_prompt
 
 AGENTRUNS = str(Path(sys.executable).with_name("agentruns"))
 QUEUE_POLL_SECONDS = "0.05"
@@ -48,11 +48,13 @@ class Server:
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """Wall time of a phase and the CPU the server and this client spent in it."""
+    """Wall time of a phase and the CPU the server, this client and the local PostgreSQL server (if one runs on this
+    host: None otherwise) spent in it."""
 
     seconds: float
     server_cpu_seconds: float
     client_cpu_seconds: float
+    postgres_cpu_seconds: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +199,14 @@ async def _checked(response: Awaitable[httpx.Response]) -> Any:
 
 async def _timed(server: Server, phase: Awaitable[None]) -> Cost:
     server_cpu, client_cpu, started = server.cpu_seconds(), time.process_time(), time.perf_counter()
+    postgres_cpu = postgres_cpu_seconds()
     await phase
+    postgres_after = postgres_cpu_seconds()
     return Cost(
         seconds=time.perf_counter() - started,
         server_cpu_seconds=server.cpu_seconds() - server_cpu,
         client_cpu_seconds=time.process_time() - client_cpu,
+        postgres_cpu_seconds=None if postgres_cpu is None or postgres_after is None else postgres_after - postgres_cpu,
     )
 
 
