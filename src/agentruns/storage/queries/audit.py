@@ -66,13 +66,14 @@ class Record:
 async def store(db: Database, record: Record) -> None:
     """Write the record in one transaction, then wake this process's streams of the run if an event was stored.
 
+    This is the hottest write of a run, so it skips the ORM session: on SQLite it is one hop to the writer thread
+    (`Database.write_core`); on PostgreSQL its statements go out together in psycopg's pipeline mode, one round
+    trip where each statement took one.
+
     Raises:
         DBOSWorkflowConflictIDError: The record's `owner` no longer owns the workflow; nothing was written. A
             BaseException, as when DBOS raises it: the execution stops and DBOS waits for the new owner's outcome.
-
-    This is the hottest write of a run, so it skips the ORM session: on SQLite it is one hop to the writer thread
-    (`Database.write_core`); on PostgreSQL its statements go out together in psycopg's pipeline mode, one round
-    trip where each statement took one."""
+    """
     if db.kind is DatabaseKind.POSTGRESQL:
         stored = await _write_pipelined(db, record)
     else:
