@@ -11,22 +11,24 @@ from agentruns.settings import Settings
 from agentruns.storage.database import Database
 
 # Authentication itself happens in `middleware.Authenticate`; this scheme documents it in OpenAPI.
+# The dependencies are `async def` though none awaits: FastAPI runs a plain `def` dependency in its thread pool, a
+# hop to a thread and back for each dependency of each request.
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
 
 
-def _database(request: Request) -> Database:
+async def _database(request: Request) -> Database:
     return request.app.state.db
 
 
-def _engine(request: Request) -> EngineClient:
+async def _engine(request: Request) -> EngineClient:
     return request.app.state.engine
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _current_org(
+async def _current_org(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> str:
     org_id: str | None = getattr(request.state, "org_id", None)

@@ -26,7 +26,7 @@ IdempotencyKey = Annotated[
 _METADATA_PARAMETER = re.compile(r"^metadata\[(.*)\]$")
 
 
-def _metadata_filter(request: Request) -> dict[str, str]:
+async def _metadata_filter(request: Request) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
         if not name.startswith("metadata"):
