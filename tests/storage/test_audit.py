@@ -197,6 +197,21 @@ def test_a_record_is_stored_only_while_its_execution_owns_the_workflow(
     assert journal == [1, 4], "a refused record stored nothing"
     assert bridge.call(_stored, bridge, run_id)["journal"] == before + 2
 
+    # The same check in a session's transaction, as the run's end is written
+    _set_workflow(bridge, workflow_id, "PENDING", "claim-b")
+    assert bridge.call(_held, bridge, audit.Owner(workflow_id, "claim-b"))
+    assert not bridge.call(_held, bridge, audit.Owner(workflow_id, "claim-a"))
+
+
+async def _held(bridge: AsyncBridge, owner: audit.Owner) -> bool:
+    """Whether a transaction of `owner` passes `audit.hold`."""
+    try:
+        async with bridge.db.write() as session:
+            await audit.hold(session, owner)
+    except DBOSWorkflowConflictIDError:
+        return False
+    return True
+
 
 async def _store_unless_refused(bridge: AsyncBridge, record: audit.Record) -> bool:
     """Store the record; False if it was refused (a BaseException, which must not cross the test's portal)."""

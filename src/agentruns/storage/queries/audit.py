@@ -7,7 +7,8 @@ from typing import Any, LiteralString, cast
 
 import psycopg
 from dbos._error import DBOSWorkflowConflictIDError  # not exported; DBOS raises it when its own writes meet this
-from sqlalchemy import Connection, Dialect, Update, text, update
+from sqlalchemy import Connection, Dialect, Row, Update, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events.hub import HUB
@@ -114,17 +115,42 @@ async def _pipelined_rows(
     return await events.append_pipelined(connection, dialect, record.run_id, record.drafts)
 
 
+async def hold(session: AsyncSession, owner: Owner | None) -> None:
+    """`store`'s check of its owner, in the session's transaction (the run's end is written through a session).
+
+    Raises:
+        DBOSWorkflowConflictIDError: `owner` no longer owns its workflow.
+    """
+    if owner is None:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        _check_holder((await session.execute(_HOLDER, {"workflow": owner.workflow_id})).first(), owner)
+        return
+    try:
+        await session.execute(_HOLD, {"workflow": owner.workflow_id, "token": owner.token})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == HANDED_OVER:
+            raise DBOSWorkflowConflictIDError(owner.workflow_id) from exc
+        raise
+
+
+_HOLD = text("SELECT agentruns_hold_workflow(:workflow, :token)")
+_HOLDER = text("SELECT owner_xid, status FROM workflow_status WHERE workflow_uuid = :workflow")
+"""SQLite's check of the owner: in a writer's transaction (BEGIN IMMEDIATE), no other writer, DBOS's hand-off
+included, lands before it commits."""
+
+
+def _check_holder(row: Row[str | None, str] | None, owner: Owner) -> None:
+    """As agentruns_hold_workflow does on PostgreSQL (migration 0007), given the workflow's `owner_xid` and status."""
+    holder: str | None = None if row is None else row[0]
+    state: str | None = None if row is None else row[1]
+    if holder != owner.token and state != "CANCELLED":
+        raise DBOSWorkflowConflictIDError(owner.workflow_id)
+
+
 def _write(connection: Connection, record: Record) -> int:
     if record.owner is not None:
-        # As agentruns_hold_workflow does on PostgreSQL (migration 0007). In the transaction's BEGIN IMMEDIATE: no
-        # other writer, DBOS's hand-off included, lands before it commits.
-        row = connection.execute(
-            text("SELECT owner_xid, status FROM workflow_status WHERE workflow_uuid = :workflow"),
-            {"workflow": record.owner.workflow_id},
-        ).first()
-        holder, state = (None, None) if row is None else row
-        if holder != record.owner.token and state != "CANCELLED":
-            raise DBOSWorkflowConflictIDError(record.owner.workflow_id)
+        _check_holder(connection.execute(_HOLDER, {"workflow": record.owner.workflow_id}).first(), record.owner)
     for model, rows in _inserted(record):
         insert_once_on(connection, model, rows)
     if (runtime := _runtime_update(record)) is not None:
