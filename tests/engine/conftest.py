@@ -2,9 +2,12 @@
 the event tests: one worker per database, so that every run reaches the one stub)."""
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.workers import WorkerProcess
 
 TERMINAL = {"completed", "failed", "cancelled", "timeout"}
 
@@ -36,3 +39,11 @@ def sleep_until_interrupted(seconds: str, then: str) -> str:
     in the run's workspace): a test that kills the tool's worker waits out the sleep once, not twice."""
     flag = f".slept-{seconds}"
     return f"[ -e {flag} ] || {{ touch {flag}; sleep {seconds}; }}; {then}"
+
+
+def quick_worker(url: str, workspaces: Path, stub_url: str, executor_id: str) -> WorkerProcess:
+    """A worker whose runs another takes over 2 s after its heart stops, not 10: one run does not make it miss beats."""
+    return WorkerProcess(
+        url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor_id,
+        worker_heartbeat_seconds="0.5", worker_dead_after_seconds="2",
+    )  # fmt: skip

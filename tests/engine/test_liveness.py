@@ -19,7 +19,7 @@ from agentruns.storage import migrate
 from agentruns.storage.database import Database
 from agentruns.storage.models import Worker
 from agentruns.storage.queries.orphans import dbos_table
-from tests.engine.conftest import sleep_until_interrupted, wait_for_status, wait_until
+from tests.engine.conftest import quick_worker, sleep_until_interrupted, wait_for_status, wait_until
 from tests.sandbox.conftest import pids_running
 from tests.support.databases import database_url_for, postgres_database
 from tests.support.factories import make_agent, make_run
@@ -214,13 +214,13 @@ def test_a_worker_taken_for_dead_while_it_stalled_stops_its_run_at_its_next_writ
     with postgres_database() as url:
         migrate.upgrade(url)
         with api_processes(url, workspaces, count=1, key_name="stalled") as (client,):
-            first = _quick_worker(url, workspaces, stub_url, "stalled-a")
+            first = quick_worker(url, workspaces, stub_url, "stalled-a")
             second_worker: WorkerProcess | None = None
             try:
                 run = make_run(client, make_agent(client, model="openai-compatible/slow")["id"], prompt=prompt)
                 assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
                 wait_for_status(client, run["id"], {"running"})  # a has it, before b can
-                second_worker = _quick_worker(url, workspaces, stub_url, "stalled-b")
+                second_worker = quick_worker(url, workspaces, stub_url, "stalled-b")
                 wait_until(lambda: pids_running(seconds), timeout=30)
                 os.kill(first.process.pid, signal.SIGSTOP)
                 try:
@@ -241,14 +241,6 @@ def test_a_worker_taken_for_dead_while_it_stalled_stops_its_run_at_its_next_writ
     assert len(details["usage"]["entries"]) == 3
     requests = sorted(request.tool_results for request in stub.requests_for(marker))
     assert requests == [0, 1, 2], "the stalled worker sent a model request the other worker sent too"
-
-
-def _quick_worker(url: str, workspaces: Path, stub_url: str, executor_id: str) -> WorkerProcess:
-    """A worker whose runs another takes over 2 s after its heart stops."""
-    return WorkerProcess(
-        url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor_id,
-        worker_heartbeat_seconds="0.5", worker_dead_after_seconds="2",
-    )  # fmt: skip
 
 
 def _workflow_of(url: str, run_id: str) -> tuple[str, str] | None:

@@ -9,19 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.engine.conftest import sleep_until_interrupted, wait_for_status, wait_until
+from tests.engine.conftest import quick_worker, sleep_until_interrupted, wait_for_status, wait_until
 from tests.sandbox.conftest import commands_running, pids_running
 from tests.support.factories import make_agent, make_run
 from tests.support.model_stub import ModelStub
-from tests.support.workers import WorkerProcess
-
-
-def quick_worker(url: str, workspaces: Path, stub_url: str, executor_id: str) -> WorkerProcess:
-    """A worker whose runs another takes over 2 s after its heart stops, not 10: one run does not make it miss beats."""
-    return WorkerProcess(
-        url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor_id,
-        worker_heartbeat_seconds="0.5", worker_dead_after_seconds="2",
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
