@@ -133,7 +133,9 @@ class DatabaseRecorder:
         self._sandbox |= values
 
     async def write_notes(self, session: AsyncSession, lines: Sequence[dict[str, Any]] = ()) -> None:
-        """Write the noted sandbox fields and lines, then `lines`, in the caller's transaction."""
+        """Write the noted sandbox fields and lines, then `lines`, in the caller's transaction (the run's end), once
+        the recorder's `owner` is checked as each of its own writes checks it (`audit.hold`)."""
+        await audit.hold(session, self.owner)
         if self._sandbox:
             values, self._sandbox = self._sandbox, {}
             await audit.set_runtime(session, self.run_id, **values)

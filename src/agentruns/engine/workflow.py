@@ -166,7 +166,6 @@ async def _end(recorder: DatabaseRecorder, code: ErrorCode, message: str, *, tim
     context, run_id = current(), recorder.run_id
 
     async def fail(session: AsyncSession) -> bool:
-        await audit.hold(session, recorder.owner)  # a superseded execution's failure is not the run's
         await recorder.write_notes(session)
         return await run_states.fail(session, run_id, clock.now(), code.value, message, timed_out=timed_out)
 
@@ -266,7 +265,6 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     recorder.note_runner("completed")
 
     async def complete(session: AsyncSession) -> bool:
-        await audit.hold(session, recorder.owner)
         await recorder.write_notes(session)
         return await run_states.complete(session, run_id, clock.now(), output)
 

@@ -94,8 +94,8 @@ async def _write_pipelined(db: Database, record: Record) -> int:
                 )
             appended = await _pipelined_rows(connection, dialect, record)
     except psycopg.Error as exc:
-        if exc.sqlstate == HANDED_OVER and record.owner is not None:
-            raise DBOSWorkflowConflictIDError(record.owner.workflow_id) from exc
+        if record.owner is not None:
+            _refuse_if_handed_over(exc, record.owner)
         raise
     return 0 if appended is None else appended.rowcount
 
@@ -129,9 +129,15 @@ async def hold(session: AsyncSession, owner: Owner | None) -> None:
     try:
         await session.execute(_HOLD, {"workflow": owner.workflow_id, "token": owner.token})
     except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) == HANDED_OVER:
-            raise DBOSWorkflowConflictIDError(owner.workflow_id) from exc
+        if isinstance(exc.orig, psycopg.Error):
+            _refuse_if_handed_over(exc.orig, owner)
         raise
+
+
+def _refuse_if_handed_over(error: psycopg.Error, owner: Owner) -> None:
+    """Raise DBOS's `DBOSWorkflowConflictIDError` for the error of `agentruns_hold_workflow` that refuses `owner`."""
+    if error.sqlstate == HANDED_OVER:
+        raise DBOSWorkflowConflictIDError(owner.workflow_id) from error
 
 
 _HOLD = text("SELECT agentruns_hold_workflow(:workflow, :token)")
