@@ -41,9 +41,12 @@ def sleep_until_interrupted(seconds: str, then: str) -> str:
     return f"[ -e {flag} ] || {{ touch {flag}; sleep {seconds}; }}; {then}"
 
 
-def quick_worker(url: str, workspaces: Path, stub_url: str, executor_id: str) -> WorkerProcess:
-    """A worker whose runs another takes over 2 s after its heart stops, not 10: one run does not make it miss beats."""
+def quick_worker(
+    url: str, workspaces: Path, stub_url: str, executor_id: str, *, heartbeat: str = "0.5", dead_after: str = "2"
+) -> WorkerProcess:
+    """A worker whose runs another takes over `dead_after` seconds after its heart stops, not 10: a test need not
+    wait it out (2 s: one run does not make a worker miss beats)."""
     return WorkerProcess(
         url, workspaces, openai_compatible_base_url=stub_url, executor_id=executor_id,
-        worker_heartbeat_seconds="0.5", worker_dead_after_seconds="2",
+        worker_heartbeat_seconds=heartbeat, worker_dead_after_seconds=dead_after,
     )  # fmt: skip

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from agentruns.storage import migrate
-from tests.engine.conftest import wait_until
+from tests.engine.conftest import quick_worker, wait_until
 from tests.support.databases import postgres_database
 from tests.support.fleet import api_processes
 from tests.support.model_stub import ModelStub
@@ -27,21 +27,16 @@ def test_100_runs_on_two_apis_and_two_workers_survive_a_sigkill(
     with postgres_database() as url:
         migrate.upgrade(url)
         with api_processes(url, workspaces, count=2, key_name="fleet") as clients:
-            workers = [_worker(url, workspaces, stub_url, name) for name in ("a", "b")]
+            # Worker b takes over 4 s after a's heart stops: two beats may still be missed under the fleet's load.
+            workers = [
+                quick_worker(url, workspaces, stub_url, f"fleet-{name}", heartbeat="1", dead_after="4")
+                for name in ("a", "b")
+            ]
             try:
                 _run_and_kill(stub, clients, workers)
             finally:
                 for worker in workers:
                     worker.stop()
-
-
-def _worker(url: str, workspaces: Path, stub_url: str, name: str) -> WorkerProcess:
-    """A worker whose runs the other takes over 4 s after its heart stops, not the default 10: the test need not
-    wait it out, and two beats may still be missed under the load of the fleet on two cores."""
-    return WorkerProcess(
-        url, workspaces, openai_compatible_base_url=stub_url, executor_id=f"fleet-{name}",
-        worker_heartbeat_seconds="1", worker_dead_after_seconds="4",
-    )  # fmt: skip
 
 
 def _run_and_kill(stub: ModelStub, clients: list[httpx.Client], workers: list[WorkerProcess]) -> None:
