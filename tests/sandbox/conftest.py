@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -70,13 +70,26 @@ async def wait_until_running(marker: str, *, seconds: float = 10) -> list[int]:
     raise AssertionError(f"nothing with {marker!r} in its command line started")
 
 
-async def wait_until_gone(marker: str, *, seconds: float = 1) -> list[int]:
-    """`pids_running(marker)` once it is empty, or after `seconds`."""
-    for _ in range(round(seconds / 0.02)):
-        if not pids_running(marker):
-            break
+async def wait_until_gone(
+    marker: str, *, seconds: float = 1, quiet: float = 0.3, look: Callable[[str], list[int]] = pids_running
+) -> list[int]:
+    """`look(marker)` (by default `pids_running`) once it has been empty for `quiet` seconds, or after `seconds`.
+
+    One empty look is not enough: while a process executes a new program its command line reads empty
+    (the new image's arguments are not set up yet), and under load that lasts long enough for a look to
+    miss a process that is about to run.
+    """
+    deadline = time.monotonic() + seconds
+    gone_since: float | None = None
+    while True:
+        now = time.monotonic()
+        if look(marker):
+            gone_since = None
+        elif gone_since is None:
+            gone_since = now
+        if (gone_since is not None and now - gone_since >= quiet) or (gone_since is None and now >= deadline):
+            return look(marker)
         await asyncio.sleep(0.02)
-    return pids_running(marker)
 
 
 # A service of its own: it starts one sandbox command that runs for a long time, after saying it is about to.

@@ -356,11 +356,7 @@ async def test_a_command_dies_with_its_service_whenever_the_service_dies(workspa
     # bubblewrap's --die-with-parent alone missed a service killed while bubblewrap started.
     seconds = kill_a_service_while_it_starts_a_command("bubblewrap", "BubblewrapSandbox", workspace, delay)
 
-    for _ in range(250):
-        if not commands_running(seconds):
-            break
-        await asyncio.sleep(0.02)
-    assert commands_running(seconds) == [], "the command outlived its service"
+    assert await wait_until_gone(seconds, seconds=5, look=commands_running) == [], "the command outlived its service"
     # bubblewrap itself may be left blocked in its start-up handshake, running nothing: a worker's sweep ends it.
     await asyncio.to_thread(kill_orphaned_jails)
     assert await wait_until_gone(seconds, seconds=5) == [], "a process of the sandbox outlived its service"
