@@ -136,6 +136,12 @@ def _throughput_report(backend: str, result: Throughput, concurrency: int, label
         f"{1000 * health.client_cpu_seconds / result.health_requests:.1f} ms per /health, "
         f"{1000 * cost.client_cpu_seconds / max(result.completed, 1):.1f} ms per run"
     )
+    if cost.worker_cpu_seconds is not None:
+        api_cpu = cost.server_cpu_seconds - cost.worker_cpu_seconds
+        print(
+            f"    of which the API process: {1000 * api_cpu / max(result.completed, 1):.1f} ms per run (its create, "
+            f"exec and the polls), the workers: {1000 * cost.worker_cpu_seconds / max(result.completed, 1):.1f} ms"
+        )
     if backend == "postgresql" and cost.postgres_cpu_seconds is not None:
         print(
             f"    CPU of the PostgreSQL server on this host (all its databases): "

@@ -40,10 +40,15 @@ class Server:
 
     url: str
     pids: tuple[int, ...]
+    """The API's process first, then its workers' (none when the API runs its worker embedded)."""
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server's processes have used so far."""
         return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def worker_cpu_seconds(self) -> float | None:
+        """CPU time the worker processes apart from the API have used so far; None if the worker is embedded."""
+        return sum(cpu_seconds(pid) for pid in self.pids[1:]) if len(self.pids) > 1 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,8 @@ class Cost:
     server_cpu_seconds: float
     client_cpu_seconds: float
     postgres_cpu_seconds: float | None
+    worker_cpu_seconds: float | None = None
+    """The part of `server_cpu_seconds` spent by worker processes apart from the API (None: embedded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +206,15 @@ async def _checked(response: Awaitable[httpx.Response]) -> Any:
 
 async def _timed(server: Server, phase: Awaitable[None]) -> Cost:
     server_cpu, client_cpu, started = server.cpu_seconds(), time.process_time(), time.perf_counter()
-    postgres_cpu = postgres_cpu_seconds()
+    worker_cpu, postgres_cpu = server.worker_cpu_seconds(), postgres_cpu_seconds()
     await phase
-    postgres_after = postgres_cpu_seconds()
+    worker_after, postgres_after = server.worker_cpu_seconds(), postgres_cpu_seconds()
     return Cost(
         seconds=time.perf_counter() - started,
         server_cpu_seconds=server.cpu_seconds() - server_cpu,
         client_cpu_seconds=time.process_time() - client_cpu,
         postgres_cpu_seconds=None if postgres_cpu is None or postgres_after is None else postgres_after - postgres_cpu,
+        worker_cpu_seconds=None if worker_cpu is None or worker_after is None else worker_after - worker_cpu,
     )
 
 
