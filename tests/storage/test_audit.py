@@ -143,19 +143,13 @@ def test_a_record_sets_the_runs_sandbox_fields(client: httpx.Client, bridge: Asy
     assert bridge.call(sandbox) == ("bubblewrap", "sbx_1", "running")
 
 
-def _finished_workflow(client: httpx.Client, bridge: AsyncBridge) -> tuple[str, str]:
+def _finished_workflow(client: httpx.Client) -> tuple[str, str]:
     """A run that a worker executed, and its workflow's id (DBOS's row of it exists)."""
     run = make_run(client, make_agent(client)["id"], prompt="reply done")
-    assert client.post(f"/agent/v1/run/{run['id']}/exec").status_code == 200
+    executed = client.post(f"/agent/v1/run/{run['id']}/exec")
+    assert executed.status_code == 200
     wait_for_status(client, run["id"])
-
-    async def workflow_of() -> str | None:
-        async with bridge.db.read() as session:
-            return await session.scalar(select(Run.workflow_id).where(Run.id == run["id"]))
-
-    workflow_id = bridge.call(workflow_of)
-    assert workflow_id is not None
-    return run["id"], workflow_id
+    return run["id"], executed.json()["workflowId"]
 
 
 def _set_workflow(bridge: AsyncBridge, workflow_id: str, status: str, owner: str | None) -> None:
@@ -176,7 +170,7 @@ def _set_workflow(bridge: AsyncBridge, workflow_id: str, status: str, owner: str
 def test_a_record_is_stored_only_while_its_execution_owns_the_workflow(
     client: httpx.Client, bridge: AsyncBridge
 ) -> None:
-    run_id, workflow_id = _finished_workflow(client, bridge)
+    run_id, workflow_id = _finished_workflow(client)
     before = bridge.call(_stored, bridge, run_id)["journal"]
 
     def stored(token: str, number: int) -> bool:
