@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from agentruns import clock
 from agentruns.engine.recorder import DatabaseRecorder
-from agentruns.engine.sandboxes import check_worker, close_sandbox, open_sandbox
+from agentruns.engine.sandboxes import check_worker, close_sandbox, discard_sandbox, open_sandbox, start_sandbox
 from agentruns.engine.workspace_sweep import sweep
 from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
 from agentruns.sandbox.plugins import ENTRY_POINT_GROUP
@@ -91,6 +91,36 @@ def test_a_stopping_worker_leaves_the_workspace_to_the_resumed_run(
     assert stopped.runtime_state == "running"
     assert closed.runtime_state == "archived"
     assert (workspaces / run_id / "state.txt").read_text() == "before\n"
+
+
+def test_a_run_starts_with_its_sandbox_shown_and_one_cancelled_meanwhile_leaves_no_workspace(
+    client: httpx.Client, bridge: AsyncBridge, database_url: str, workspaces: Path
+) -> None:
+    started_id, cancelled_id = _new_run(client), _new_run(client)
+    assert client.post(f"/agent/v1/run/{cancelled_id}/cancel").status_code == 200
+    settings = Settings(database_url=database_url, workspace_root=str(workspaces))
+
+    async def start(run_id: str) -> tuple[Run, bool, Run]:
+        recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
+        sandbox = await start_sandbox(settings, recorder, cpu=1, memory_mib=256)
+        noted = await _row(bridge.db, run_id)  # noted, not written yet
+        began = await recorder.start(clock.now())
+        if not began:
+            await discard_sandbox(sandbox)
+        return noted, began, await _row(bridge.db, run_id)
+
+    noted, began, shown = bridge.call(start, started_id)
+    assert (noted.status, noted.runtime_state, began) == ("queued", None, True)
+    assert (shown.status, shown.provider, shown.runtime_id, shown.runtime_state) == (
+        "running", "bubblewrap", started_id, "running",
+    )  # fmt: skip
+    assert (workspaces / started_id).is_dir()
+    assert "started: 1 cpu, 256 MiB" in client.get(f"/agent/v1/run/{started_id}").json()["result"]["logs"]["runtime"]
+
+    _, began, cancelled = bridge.call(start, cancelled_id)
+    assert (began, cancelled.status, cancelled.runtime_state) == (False, "cancelled", None)
+    assert not (workspaces / cancelled_id).exists()
+    assert client.get(f"/agent/v1/run/{cancelled_id}").json()["result"]["logs"]["runtime"] == ""
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="only a root service hands workspaces to another user")

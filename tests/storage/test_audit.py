@@ -9,6 +9,7 @@ from dbos._error import DBOSWorkflowConflictIDError
 from sqlalchemy import func, select, text
 
 from agentruns import clock
+from agentruns.events import payloads
 from agentruns.events.hub import HUB
 from agentruns.storage.models import JournalEntry, Run, RunEvent, RunLog, RunStep, UsageEntry
 from agentruns.storage.queries import audit, run_states
@@ -141,6 +142,64 @@ def test_a_record_sets_the_runs_sandbox_fields(client: httpx.Client, bridge: Asy
             return row.provider, row.runtime_id, row.runtime_state
 
     assert bridge.call(sandbox) == ("bubblewrap", "sbx_1", "running")
+
+
+def _starting(run_id: str, at: Any) -> audit.Record:
+    """The record of a run's start, as the workflow writes it: its journal's start, its sandbox, a log line."""
+    return audit.Record(
+        run_id,
+        journal=[{"run_id": run_id, "execution": 0, "number": 0, "value": b"what it runs"}],
+        logs=[{"run_id": run_id, "stream": "runtime", "number": 1, "text": "sandbox started\n", "timestamp": at}],
+        runtime={"provider": "bubblewrap", "runtime_id": "sbx_1", "runtime_state": "running"},
+        drafts=[payloads.run_started(run_id, at)],
+        starts_at=at,
+    )
+
+
+async def _run_row(bridge: AsyncBridge, run_id: str) -> tuple[Any, ...]:
+    async with bridge.db.read() as session:
+        query = select(Run.status, Run.started_at, Run.runtime_id, Run.runtime_state).where(Run.id == run_id)
+        return tuple((await session.execute(query)).one())
+
+
+def test_a_record_that_starts_the_run_starts_it_with_its_sandbox_in_one_transaction(
+    client: httpx.Client, bridge: AsyncBridge
+) -> None:
+    run_id = _queued_run(client)
+    at = clock.now()
+    assert bridge.call(audit.store, bridge.db, _starting(run_id, at)) is True
+
+    assert bridge.call(_run_row, bridge, run_id) == ("running", at, "sbx_1", "running")
+    stored = bridge.call(_stored, bridge, run_id)
+    assert (stored["journal"], stored["logs"]) == (1, 1)
+    assert stored["events"] == [(1, "run.status", None), (2, "run.status", None)]
+    assert bridge.call(_event_data, bridge, run_id, 2) == {
+        "id": run_id, "status": "running", "startedAt": client.get(f"/agent/v1/run/{run_id}").json()["startedAt"],
+        "completedAt": None, "durationMs": 0,
+    }  # fmt: skip
+    details = client.get(f"/agent/v1/run/{run_id}").json()
+    assert (details["status"], details["runtimeState"]) == ("running", "running")
+
+
+async def _event_data(bridge: AsyncBridge, run_id: str, seq: int) -> Any:
+    async with bridge.db.read() as session:
+        return await session.scalar(select(RunEvent.data).where(RunEvent.run_id == run_id, RunEvent.seq == seq))
+
+
+def test_a_record_that_starts_a_run_cancelled_meanwhile_writes_nothing(
+    client: httpx.Client, bridge: AsyncBridge
+) -> None:
+    run_id = _queued_run(client)
+    assert client.post(f"/agent/v1/run/{run_id}/cancel").status_code == 200
+    ended = bridge.call(_run_row, bridge, run_id)
+
+    assert bridge.call(audit.store, bridge.db, _starting(run_id, clock.now())) is False
+
+    assert bridge.call(_run_row, bridge, run_id) == ended
+    assert ended[0] == "cancelled"
+    stored = bridge.call(_stored, bridge, run_id)
+    assert (stored["journal"], stored["logs"]) == (0, 0)
+    assert [name for _, name, _ in stored["events"]] == ["run.status", "run.cancelled"]
 
 
 def _finished_workflow(client: httpx.Client) -> tuple[str, str]:

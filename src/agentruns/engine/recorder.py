@@ -117,15 +117,27 @@ class DatabaseRecorder:
         usage: Sequence[dict[str, Any]] = (),
         logs: Sequence[dict[str, Any]] = (),
         drafts: Sequence[events.EventDraft] = (),
-    ) -> None:
-        """Write these rows with the journal's new entries and what was noted, in one transaction."""
+        starts_at: datetime | None = None,
+    ) -> bool:
+        """Write these rows with the journal's new entries and what was noted, in one transaction (which, given
+        `starts_at`, starts the run: False if the run was no longer queued, and nothing was written)."""
         runtime, self._sandbox = self._sandbox, {}
         notes, self._notes = self._notes, []
         journal = self.journal.take() if self.journal is not None else []
         record = audit.Record(self.run_id, journal=journal, steps=list(steps), usage=list(usage),
                               logs=[*notes, *logs], runtime=runtime, drafts=list(drafts),
-                              owner=self.owner)  # fmt: skip
-        await audit.store(self.db, record)
+                              owner=self.owner, starts_at=starts_at)  # fmt: skip
+        return await audit.store(self.db, record)
+
+    async def start(self, at: datetime) -> bool:
+        """Start the run, queued → running at `at`, with the journal's new entries (the start's) and what was noted
+        (the sandbox's fields and lines), in one transaction; False if the run was no longer queued (cancelled
+        meanwhile): nothing was written."""
+        return await self._store(drafts=[payloads.run_started(self.run_id, at)], starts_at=at)
+
+    async def flush(self) -> None:
+        """Write what was noted (sandbox fields, lines) and the journal's new entries now."""
+        await self._store()
 
     def note_sandbox(self, **values: Any) -> None:
         """Sandbox fields of the run to set (`provider`, `runtime_id`, `runtime_state`), written as `note_runner`'s

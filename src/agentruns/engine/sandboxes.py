@@ -7,6 +7,7 @@ then deleted by a worker's sweep (`engine/workspace_sweep.py`).
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -67,11 +68,12 @@ def check_worker(settings: Settings) -> str:
     return provider
 
 
-async def open_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int) -> Sandbox:
-    """Start the run's sandbox over its workspace (new, or the one it had before a crash) and show it on the run.
+async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int) -> Sandbox:
+    """Start the run's sandbox over its workspace (new, or the one it had before a crash), noted for the recorder's
+    next write, which shows it on the run: the run's start, when the run starts (one transaction for both).
 
     Raises:
-        SandboxError: It could not start; the run shows `runtimeState` `error`.
+        SandboxError: It could not start; noted too, so that the next write shows `runtimeState` `error`.
     """
     run_id = recorder.run_id
     limits = limits_for(settings, cpu=cpu, memory_mib=memory_mib)
@@ -82,10 +84,10 @@ async def open_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: i
     try:
         await sandbox.start()
     except SandboxError:
-        await close_sandbox(sandbox, settings, recorder, run_ended=True)
+        await close_sandbox(sandbox, settings, recorder, run_ended=True, deferred=True)
         raise
     except OSError as exc:  # the workspace could not be made or handed to the sandbox's user
-        await close_sandbox(sandbox, settings, recorder, run_ended=True)
+        await close_sandbox(sandbox, settings, recorder, run_ended=True, deferred=True)
         raise SandboxError(f"the workspace could not be prepared: {exc}") from exc
     network = "on" if settings.sandbox_network else "off"
     isolation = " WITHOUT ISOLATION (the development fallback)" if sandbox.provider == UNISOLATED else ""
@@ -94,8 +96,28 @@ async def open_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: i
         f"{limits.memory_mib} MiB memory, {limits.max_processes} processes, files up to {limits.max_file_mib} MiB, "
         f"commands up to {limits.command_timeout_seconds:g} s, network {network}"
     )
-    await recorder.show_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
+    recorder.note_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
     return sandbox
+
+
+async def open_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int) -> Sandbox:
+    """`start_sandbox`, shown on the run now (a run resumed after a crash or a wait).
+
+    Raises:
+        SandboxError: It could not start; the run shows `runtimeState` `error`.
+    """
+    try:
+        sandbox = await start_sandbox(settings, recorder, cpu=cpu, memory_mib=memory_mib)
+    finally:
+        await recorder.flush()
+    return sandbox
+
+
+async def discard_sandbox(sandbox: Sandbox) -> None:
+    """Stop the sandbox of a run that was cancelled as it started, and delete the workspace it never used."""
+    await sandbox.stop()
+    with contextlib.suppress(OSError):  # else the workspace sweep deletes it in time
+        await asyncio.to_thread(remove, sandbox.workspace)
 
 
 async def close_sandbox(

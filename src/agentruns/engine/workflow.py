@@ -31,12 +31,12 @@ from agentruns.engine.journal import Journal
 from agentruns.engine.names import WORKFLOW_NAME
 from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.sandbox.errors import SandboxError
+from agentruns.sandbox.protocol import Sandbox
 from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
-from agentruns.storage.models import Agent, JournalEntry, Run
+from agentruns.storage.models import Agent, Run
 from agentruns.storage.queries import audit, run_states
 from agentruns.storage.queries import waits as stored_waits
-from agentruns.storage.queries.inserts import insert_once
 from agentruns.storage.queries.progress import Progress, progress_of
 
 # One agent for every run; the run's model, instructions and tools are given per run.
@@ -88,45 +88,42 @@ def _instructions(agent: Agent, run: Run) -> str:
     return "\n\n".join(parts)
 
 
-async def start_run(run_id: str) -> tuple[Journal, StartedRun | None]:
-    """The journal of the run's first execution, read in the transaction that marks the run running and journals a
-    snapshot of what it runs; the snapshot is None if the run was cancelled before it started. A replay returns the
-    snapshot the execution started with (the agent may have changed since).
+async def find_start(run_id: str) -> tuple[Journal, StartedRun | None, bool]:
+    """The journal of the run's first execution, what the run runs (None if it was cancelled before it started), and
+    whether the run is still to be started: then the journal holds what it runs for the start's transaction
+    (`DatabaseRecorder.start`). A replay finds what the execution started with (the agent may have changed since).
 
     Not a DBOS step: a step's two checkpoint transactions cost more than the start itself.
     """
     context = current()
-    async with context.db.write() as session:
+    async with context.db.read() as session:
         journal = await Journal.read(session, run_id, 0)
         recorded: StartedRun | None = journal.recorded_start()
         if recorded is not None:
-            return journal, recorded
+            return journal, recorded, False
         found = await session.execute(select(Run, Agent).join(Agent, Agent.id == Run.agent_id).where(Run.id == run_id))
         row = found.one_or_none()
-        if row is None or row.Run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return journal, None
-        run, agent = row.Run, row.Agent
-        await run_states.start(session, run_id, clock.now())  # which refreshes `run`
-        limit_ms = run.max_duration_ms or agent.max_duration_ms or context.settings.run_time_limit_seconds * 1000
-        spec = RunSpec(
-            run_id=run.id,
-            prompt=run.prompt,
-            instructions=_instructions(agent, run),
-            model=run.model,
-            enabled_tools=agent.enabled_tools,
-            disabled_tools=agent.disabled_tools,
-            max_model_requests=run.max_model_requests
-            or agent.max_model_requests
-            or context.settings.max_model_requests,
-        )
-        assert run.started_at is not None
-        started = StartedRun(spec=spec, started_at=run.started_at, time_limit_seconds=limit_ms / 1000,
-                             sandbox_cpu=agent.sandbox_cpu, sandbox_memory_mib=agent.sandbox_memory_mib,
-                             max_cost_micros=run.max_cost_micros or agent.max_cost_micros
-                             or context.settings.max_cost_micros)  # fmt: skip
-        journal.keep_start(started)
-        await insert_once(session, JournalEntry, journal.take())
-    return journal, started
+    if row is None or row.Run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        return journal, None, False
+    run, agent = row.Run, row.Agent
+    queued = run.status == RunStatus.QUEUED
+    limit_ms = run.max_duration_ms or agent.max_duration_ms or context.settings.run_time_limit_seconds * 1000
+    spec = RunSpec(
+        run_id=run.id,
+        prompt=run.prompt,
+        instructions=_instructions(agent, run),
+        model=run.model,
+        enabled_tools=agent.enabled_tools,
+        disabled_tools=agent.disabled_tools,
+        max_model_requests=run.max_model_requests or agent.max_model_requests or context.settings.max_model_requests,
+    )
+    started_at = clock.now() if queued or run.started_at is None else run.started_at
+    started = StartedRun(spec=spec, started_at=started_at, time_limit_seconds=limit_ms / 1000,
+                         sandbox_cpu=agent.sandbox_cpu, sandbox_memory_mib=agent.sandbox_memory_mib,
+                         max_cost_micros=run.max_cost_micros or agent.max_cost_micros
+                         or context.settings.max_cost_micros)  # fmt: skip
+    journal.keep_start(started)
+    return journal, started, queued
 
 
 def _owner() -> audit.Owner | None:
@@ -184,11 +181,12 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     """Execute one run from its start (or, given `resume`, from its wait `resume`) to its end or its next wait;
     returns the run's status then."""
     context = current()
+    starts = False
     if resume:
         journal = await Journal.load(context.db, run_id, resume)
         started = await resume_run(run_id, resume)
     else:
-        journal, started = await start_run(run_id)
+        journal, started, starts = await find_start(run_id)
     if started is None:
         return "skipped"
     spec = started.spec
@@ -198,19 +196,31 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     if resume:
         assert started.progress is not None
         resumption = await waits.resumption(context.db, recorder, run_id, resume, started.progress.requests)
+    sandbox: Sandbox | None = None
+    failed: tuple[ErrorCode, str] | None = None
     try:
         check_credentials(spec.model, context.settings)
+        sandbox = await sandboxes.start_sandbox(context.settings, recorder, cpu=started.sandbox_cpu,
+                                                memory_mib=started.sandbox_memory_mib)  # fmt: skip
     except MissingCredentials as exc:
         recorder.note_runner(f"failed: {exc}")
-        await _end(recorder, ErrorCode.AUTHORIZATION_ERROR, str(exc))
-        return RunStatus.FAILED
-    try:
-        sandbox = await sandboxes.open_sandbox(context.settings, recorder, cpu=started.sandbox_cpu,
-                                               memory_mib=started.sandbox_memory_mib)  # fmt: skip
+        failed = ErrorCode.AUTHORIZATION_ERROR, str(exc)
     except SandboxError as exc:
         recorder.note_runner(f"failed: the sandbox could not start: {exc}")
-        await _end(recorder, ErrorCode.INTERNAL_ERROR, f"the run's sandbox could not start: {exc}")
+        failed = ErrorCode.INTERNAL_ERROR, f"the run's sandbox could not start: {exc}"
+    if sandbox is not None:
+        recorder.note_runner(f"started on worker {context.executor_id} with model {spec.model}")
+    if starts:  # the run's start shows its sandbox, or how it failed, in the same transaction
+        if not await recorder.start(started.started_at):
+            if sandbox is not None:
+                await sandboxes.discard_sandbox(sandbox)
+            return "skipped"
+    else:  # a replay or a resumed run: its new sandbox, or how it failed, shows now
+        await recorder.flush()
+    if failed is not None:
+        await _end(recorder, *failed)
         return RunStatus.FAILED
+    assert sandbox is not None
     children = ChildRuns(context.db, context.engine, run_id=run_id, resume=resume,
                          max_depth=context.settings.max_run_depth)  # fmt: skip
     deps = RunDeps(run_id=run_id, sandbox=sandbox, settings=context.settings, recorder=recorder,
@@ -219,7 +229,6 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     task = asyncio.current_task()
     assert task is not None
     context.running[run_id] = task  # pyright: ignore[reportArgumentType]
-    recorder.note_runner(f"started on worker {context.executor_id} with model {spec.model}")
     time_limit = asyncio.timeout(max(0.0, started.deadline - clock.now().timestamp()))
     try:
         # One tool call at a time, so that a replay meets them, and numbers their journal entries, in order.

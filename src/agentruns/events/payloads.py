@@ -55,6 +55,13 @@ def status_changed(run: Run, now: datetime) -> EventDraft:
     return EventDraft(f"run.{status.value}" if status.is_terminal else "run.status", run_outcome(run, now))
 
 
+def run_started(run_id: str, at: datetime) -> EventDraft:
+    """`run.status` of a run that a worker starts at `at`: `status_changed` of the run as the start leaves it."""
+    run = SimpleNamespace(id=run_id, status=RunStatus.RUNNING.value, started_at=at, completed_at=None, output=None,
+                          error_code=None, error_message=None)  # fmt: skip
+    return status_changed(cast(Run, run), at)
+
+
 def _as_stored(row: dict[str, Any]) -> Any:
     """A row about to be stored, read as the model it becomes: `step_out` and `entry_out` only read its
     attributes, and a plain namespace spares the ORM's instrumentation (a third of the cost of a step's event)."""

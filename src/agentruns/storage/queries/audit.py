@@ -3,6 +3,7 @@ after a crash writes nothing twice."""
 
 import functools
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, LiteralString, cast
 
 import psycopg
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events.hub import HUB
+from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import Database, DatabaseKind
 from agentruns.storage.models import Base, JournalEntry, Run, RunLog, RunStep, UsageEntry
 from agentruns.storage.queries import events
@@ -50,8 +52,8 @@ class Owner:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """What the worker records of one model response or tool call of a run, written in one transaction: the
-    journal's entries, the audit rows, the run's sandbox fields, if any changed, and the events."""
+    """What the worker records of one model response or tool call of a run, or of its start, written in one
+    transaction: the journal's entries, the audit rows, the run's sandbox fields, if any changed, and the events."""
 
     run_id: str
     journal: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
@@ -62,10 +64,18 @@ class Record:
     drafts: list[EventDraft] = field(default_factory=list[EventDraft])
     owner: Owner | None = None
     """If set, the record is written only while this execution owns the run's workflow."""
+    starts_at: datetime | None = None
+    """If set, the record starts the run: queued → running at this time (its `run.status` event is the caller's
+    draft), and is written only if the run is still queued."""
 
 
-async def store(db: Database, record: Record) -> None:
-    """Write the record in one transaction, then wake this process's streams of the run if an event was stored.
+class _NotQueued(Exception):
+    """The record starts a run that is no longer queued: its transaction is rolled back."""
+
+
+async def store(db: Database, record: Record) -> bool:
+    """Write the record in one transaction, then wake this process's streams of the run if an event was stored;
+    False if the record starts the run and the run was no longer queued (cancelled meanwhile): nothing was written.
 
     This is the hottest write of a run, so it skips the ORM session: on SQLite it is one hop to the writer thread
     (`Database.write_core`); on PostgreSQL its statements go out together in psycopg's pipeline mode, one round
@@ -75,24 +85,32 @@ async def store(db: Database, record: Record) -> None:
         DBOSWorkflowConflictIDError: The record's `owner` no longer owns the workflow; nothing was written. A
             BaseException, as when DBOS raises it: the execution stops and DBOS waits for the new owner's outcome.
     """
-    if db.kind is DatabaseKind.POSTGRESQL:
-        stored = await _write_pipelined(db, record)
-    else:
-        stored = await db.write_core(functools.partial(_write, record=record))
+    try:
+        if db.kind is DatabaseKind.POSTGRESQL:
+            stored = await _write_pipelined(db, record)
+        else:
+            stored = await db.write_core(functools.partial(_write, record=record))
+    except _NotQueued:
+        return False
     if stored:
         HUB.publish(record.run_id)
+    return True
 
 
 async def _write_pipelined(db: Database, record: Record) -> int:
     dialect = db.engine.dialect
     appended = None
     try:
-        async with db.psycopg_connection() as connection, connection.pipeline(), connection.transaction():
+        async with (
+            db.psycopg_connection() as connection,
+            connection.pipeline() as pipeline,
+            connection.transaction(),
+        ):
             if record.owner is not None:  # first: the hold precedes every write and fails the transaction
                 await connection.execute(
                     "SELECT agentruns_hold_workflow(%s, %s)", (record.owner.workflow_id, record.owner.token)
                 )
-            appended = await _pipelined_rows(connection, dialect, record)
+            appended = await _pipelined_rows(connection, pipeline, dialect, record)
     except psycopg.Error as exc:
         if record.owner is not None:
             _refuse_if_handed_over(exc, record.owner)
@@ -101,15 +119,23 @@ async def _write_pipelined(db: Database, record: Record) -> int:
 
 
 async def _pipelined_rows(
-    connection: psycopg.AsyncConnection[Any], dialect: Dialect, record: Record
+    connection: psycopg.AsyncConnection[Any], pipeline: psycopg.AsyncPipeline, dialect: Dialect, record: Record
 ) -> psycopg.AsyncCursor[Any] | None:
-    """Queue the record's statements on the pipeline; the cursor of the event insert, if there are events."""
+    """Queue the record's statements on the pipeline; the cursor of the event insert, if there are events.
+
+    Raises:
+        _NotQueued: The record starts the run, which is not queued (known after one round trip, before the rest).
+    """
     cursor = connection.cursor()
+    if (run := _run_update(record)) is not None:
+        compiled = run.compile(dialect=dialect)
+        await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params())
+        if record.starts_at is not None:
+            await pipeline.sync()
+            if cursor.rowcount != 1:
+                raise _NotQueued
     for model, rows in _inserted(record):
         await insert_once_pipelined(cursor, dialect, model, rows)
-    if (runtime := _runtime_update(record)) is not None:
-        compiled = runtime.compile(dialect=dialect)
-        await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params())
     if not record.drafts:
         return None
     return await events.append_pipelined(connection, dialect, record.run_id, record.drafts)
@@ -157,10 +183,12 @@ def _check_holder(row: Row[str | None, str] | None, owner: Owner) -> None:
 def _write(connection: Connection, record: Record) -> int:
     if record.owner is not None:
         _check_holder(connection.execute(_HOLDER, {"workflow": record.owner.workflow_id}).first(), record.owner)
+    if (run := _run_update(record)) is not None:
+        updated = connection.execute(run).rowcount
+        if record.starts_at is not None and updated != 1:
+            raise _NotQueued
     for model, rows in _inserted(record):
         insert_once_on(connection, model, rows)
-    if (runtime := _runtime_update(record)) is not None:
-        connection.execute(runtime)
     return events.append_on(connection, record.run_id, record.drafts)
 
 
@@ -169,6 +197,11 @@ def _inserted(record: Record) -> tuple[tuple[type[Base], list[dict[str, Any]]], 
     return (JournalEntry, record.journal), (RunStep, record.steps), (UsageEntry, record.usage), (RunLog, record.logs)
 
 
-def _runtime_update(record: Record) -> Update | None:
-    """The UPDATE of the run's sandbox fields, if the record changes any."""
-    return update(Run).where(Run.id == record.run_id).values(**record.runtime) if record.runtime else None
+def _run_update(record: Record) -> Update | None:
+    """The UPDATE of the run's row, if the record changes it: its sandbox fields, and its status if it starts it."""
+    statement = update(Run).where(Run.id == record.run_id)
+    values = dict(record.runtime)
+    if record.starts_at is not None:
+        statement = statement.where(Run.status == RunStatus.QUEUED.value)
+        values |= {"status": RunStatus.RUNNING.value, "started_at": record.starts_at}
+    return statement.values(**values) if values else None
