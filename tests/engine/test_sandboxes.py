@@ -12,6 +12,7 @@ from agentruns import clock
 from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.engine.sandboxes import check_worker, close_sandbox, discard_sandbox, open_sandbox, start_sandbox
 from agentruns.engine.workspace_sweep import sweep
+from agentruns.events import payloads
 from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
 from agentruns.sandbox.plugins import ENTRY_POINT_GROUP
 from agentruns.settings import Settings
@@ -29,8 +30,8 @@ def _new_run(client: httpx.Client) -> str:
 
 
 async def _start(db: Database, run_id: str) -> None:
-    async with db.write() as session:
-        await run_states.start(session, run_id, clock.now())
+    at = clock.now()
+    assert await audit.store(db, audit.Record(run_id, drafts=[payloads.run_started(run_id, at)], starts_at=at))
 
 
 async def _row(db: Database, run_id: str) -> Run:

@@ -58,7 +58,7 @@ def test_once_the_run_ended_only_its_terminal_event_is_appended(client: httpx.Cl
             late = await events.append(session, run_id, [EventDraft("run.step", {}, "step:1")])
         async with bridge.db.write() as session:  # the worker, unaware, records the end of the run
             ended = await run_states.complete(session, run_id, clock.now(), "too late")
-        return late, ended, await _stored(bridge, run_id)
+        return late, ended is not None, await _stored(bridge, run_id)
 
     late, ended, stored = bridge.call(scenario)
     assert (late, ended) == (0, False)

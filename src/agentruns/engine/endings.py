@@ -20,8 +20,9 @@ from agentruns.storage.database import Database
 from agentruns.storage.models import Agent, Run
 from agentruns.storage.queries import run_states, run_tree
 
-Rule = Callable[[AsyncSession], Awaitable[bool]]
-"""A state rule that ends the run (`run_states.complete`, `fail`, `cancel`), applied in the given session."""
+Rule = Callable[[AsyncSession], Awaitable[Run | None]]
+"""A state rule that ends the run (`run_states.complete`, `fail`, `cancel`), applied in the given session: the run
+as it ended, or None if it had ended already."""
 
 
 async def ending(db: Database, engine: EngineClient, run_id: str, rule: Rule) -> bool:
@@ -30,22 +31,21 @@ async def ending(db: Database, engine: EngineClient, run_id: str, rule: Rule) ->
         parent_id = await session.scalar(select(Run.parent_run_id).where(Run.id == run_id))
         if parent_id is not None:
             await waits.lock(session, parent_id)
-        if not await rule(session):
+        run = await rule(session)
+        if run is None:
             return False
-        stopped = await after_end(session, engine, run_id)
+        stopped = await after_end(session, engine, run)
     await cancel_workflows(engine, stopped)
     return True
 
 
-async def after_end(session: AsyncSession, engine: EngineClient, run_id: str) -> list[str]:
+async def after_end(session: AsyncSession, engine: EngineClient, run: Run) -> list[str]:
     """What follows the end of the run, which the session has just recorded (its parent's row locked first).
 
     Returns:
         The workflows of the descendants it cancelled: cancel them in the engine once the session commits.
     """
     now = clock.now()
-    run = await session.scalar(select(Run).where(Run.id == run_id).execution_options(populate_existing=True))
-    assert run is not None
     await _settle(session, run, now, locked=True)
     stopped: list[str] = []
     level = [run.id]
@@ -68,8 +68,8 @@ async def after_end(session: AsyncSession, engine: EngineClient, run_id: str) ->
 
 async def _settle(session: AsyncSession, run: Run, now: datetime, *, locked: bool = False) -> None:
     # A run that ended while waiting left its workspace behind, its processes stopped: it is kept as any
-    # ended run's is, and the workspace sweep deletes it in time. `locked`: the run was read once this transaction
-    # had recorded its end, so its sandbox state as read is current, and most runs need no update.
+    # ended run's is, and the workspace sweep deletes it in time. `locked`: the run is as this transaction's record of
+    # its end left it, so its sandbox state is current, and most runs need no update.
     if not locked or run.runtime_state == "stopped":
         await session.execute(
             update(Run).where(Run.id == run.id, Run.runtime_state == "stopped").values(runtime_state="archived")

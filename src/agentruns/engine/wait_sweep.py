@@ -10,6 +10,7 @@ from agentruns.engine.client import EngineClient
 from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import Database
+from agentruns.storage.models import Run
 from agentruns.storage.queries import run_states, waits
 
 log = logging.getLogger("agentruns.waits")
@@ -26,10 +27,10 @@ async def time_out_waits(db: Database, engine: EngineClient, now: datetime) -> l
         limit = (deadline - since).total_seconds()
         message = f"the run waited longer than its wait limit of {limit:g} s ({SETTING}) for an answer or a child run"
 
-        async def rule(session: AsyncSession, run_id: str = run_id, message: str = message) -> bool:
+        async def rule(session: AsyncSession, run_id: str = run_id, message: str = message) -> Run | None:
             wait = await waits.current(session, run_id)  # the run may have been answered, and wait again, since
             if wait is None or wait.deadline >= now:
-                return False
+                return None
             return await run_states.fail(session, run_id, now, ErrorCode.TIMEOUT.value, message, timed_out=True,
                                          from_statuses=(RunStatus.WAITING,))  # fmt: skip
 

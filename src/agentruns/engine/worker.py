@@ -37,6 +37,7 @@ from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
 from agentruns.storage.database import Database, system_database_url
+from agentruns.storage.models import Run
 from agentruns.storage.queries import journal, run_states
 from agentruns.storage.queries.orphans import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
 
@@ -177,7 +178,7 @@ class Worker:
         for run_id, workflow_status in orphans:
             message = f"the run's workflow ended ({workflow_status}) without recording how the run ended"
 
-            async def fail(session: AsyncSession, run_id: str = run_id, message: str = message) -> bool:
+            async def fail(session: AsyncSession, run_id: str = run_id, message: str = message) -> Run | None:
                 code, unfinished = ErrorCode.INTERNAL_ERROR.value, (RunStatus.QUEUED, RunStatus.RUNNING)
                 return await run_states.fail(
                     session, run_id, clock.now(), code, message, timed_out=False, from_statuses=unfinished

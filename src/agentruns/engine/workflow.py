@@ -162,7 +162,7 @@ async def _end(recorder: DatabaseRecorder, code: ErrorCode, message: str, *, tim
     """End the run as failed (or timed out), its noted log lines written in the same transaction."""
     context, run_id = current(), recorder.run_id
 
-    async def fail(session: AsyncSession) -> bool:
+    async def fail(session: AsyncSession) -> Run | None:
         await recorder.write_notes(session)
         return await run_states.fail(session, run_id, clock.now(), code.value, message, timed_out=timed_out)
 
@@ -273,7 +273,7 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
 
     recorder.note_runner("completed")
 
-    async def complete(session: AsyncSession) -> bool:
+    async def complete(session: AsyncSession) -> Run | None:
         await recorder.write_notes(session)
         return await run_states.complete(session, run_id, clock.now(), output)
 

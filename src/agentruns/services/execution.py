@@ -10,6 +10,7 @@ from agentruns.errors import Conflict
 from agentruns.schemas.runs import RunCancelled, RunExecuted, RunStatus
 from agentruns.services.runs import run_not_found
 from agentruns.storage.database import Database
+from agentruns.storage.models import Run
 from agentruns.storage.queries import run_states, runs
 
 EXEC_MESSAGE = "Run started. Poll /run/:id/status, stream /run/:id/events or register a watcher."
@@ -34,7 +35,7 @@ async def cancel_run(db: Database, engine: EngineClient, org_id: str, run_id: st
     """Cancel a queued, running or waiting run, and its active descendants; a finished run answers its status
     with a message."""
 
-    async def cancel(session: AsyncSession) -> bool:
+    async def cancel(session: AsyncSession) -> Run | None:
         return await run_states.cancel(session, org_id, run_id, clock.now())
 
     cancelled = await endings.ending(db, engine, run_id, cancel)

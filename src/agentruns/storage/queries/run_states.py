@@ -2,7 +2,8 @@
 
 A rule changes a run only from the states it names, so concurrent changes (a cancel racing the end of a
 run) leave exactly one winner, and a replayed change is a no-op. A change that happens appends its event
-to the run's event log in the same transaction; the end of a run also schedules its watchers' webhooks.
+to the run's event log in the same transaction; the end of a run also schedules its watchers' webhooks. (The
+start, queued → running, is written with the run's sandbox on the step's write path: `audit.Record.starts_at`.)
 """
 
 from collections.abc import Sequence
@@ -31,18 +32,8 @@ async def claim_for_exec(session: AsyncSession, org_id: str, run_id: str, workfl
     return changed(result)
 
 
-async def start(session: AsyncSession, run_id: str, at: datetime) -> bool:
-    """queued → running, when a worker begins the run (its sandbox shows itself once it is made)."""
-    statement = (
-        update(Run)
-        .where(Run.id == run_id, Run.status == RunStatus.QUEUED)
-        .values(status=RunStatus.RUNNING, started_at=at)
-    )
-    return await _announced(session, statement)
-
-
-async def complete(session: AsyncSession, run_id: str, at: datetime, output: str) -> bool:
-    """running → completed, with the agent's answer."""
+async def complete(session: AsyncSession, run_id: str, at: datetime, output: str) -> Run | None:
+    """running → completed, with the agent's answer; the run as it ended, or None if it had ended already."""
     statement = (
         update(Run)
         .where(Run.id == run_id, Run.status.in_(ACTIVE))
@@ -60,8 +51,9 @@ async def fail(
     *,
     timed_out: bool,
     from_statuses: Sequence[str] = ACTIVE,
-) -> bool:
-    """→ failed (or → timeout), with the error that ended the run; only from `from_statuses`."""
+) -> Run | None:
+    """→ failed (or → timeout), with the error that ended the run; only from `from_statuses`. The run as it ended, or
+    None if it was in none of them."""
     status = RunStatus.TIMEOUT if timed_out else RunStatus.FAILED
     statement = (
         update(Run)
@@ -89,7 +81,7 @@ async def wait(session: AsyncSession, run_id: str, awaited: list[dict[str, Any]]
         .where(Run.id == run_id, Run.status == RunStatus.RUNNING)
         .values(status=RunStatus.WAITING, runtime_state=stopped)
     )
-    return await _announced(session, statement, {"waitingFor": awaited})
+    return await _announced(session, statement, {"waitingFor": awaited}) is not None
 
 
 async def resume(session: AsyncSession, run_id: str, workflow_id: str, waited_ms: int) -> bool:
@@ -99,11 +91,11 @@ async def resume(session: AsyncSession, run_id: str, workflow_id: str, waited_ms
         .where(Run.id == run_id, Run.status == RunStatus.WAITING)
         .values(status=RunStatus.RUNNING, workflow_id=workflow_id, waited_ms=Run.waited_ms + waited_ms)
     )
-    return await _announced(session, statement)
+    return await _announced(session, statement) is not None
 
 
-async def cancel(session: AsyncSession, org_id: str, run_id: str, at: datetime) -> bool:
-    """queued | running | waiting → cancelled."""
+async def cancel(session: AsyncSession, org_id: str, run_id: str, at: datetime) -> Run | None:
+    """queued | running | waiting → cancelled; the run as it ended, or None if it had ended already."""
     statement = (
         update(Run)
         .where(Run.id == run_id, Run.org_id == org_id, Run.status.in_(ACTIVE))
@@ -112,16 +104,16 @@ async def cancel(session: AsyncSession, org_id: str, run_id: str, at: datetime) 
     return await _announced(session, statement)
 
 
-async def _announced(session: AsyncSession, statement: Update, extra: dict[str, Any] | None = None) -> bool:
-    """Apply the rule's UPDATE; whether it changed the run. If it did, its new status (with `extra`) is appended to
-    the run's events (and, if the run has ended, its watchers' webhooks are scheduled).
+async def _announced(session: AsyncSession, statement: Update, extra: dict[str, Any] | None = None) -> Run | None:
+    """Apply the rule's UPDATE; the run it changed, or None. If it changed the run, its new status (with `extra`) is
+    appended to the run's events (and, if the run has ended, its watchers' webhooks are scheduled).
 
     The UPDATE returns the changed row, which refreshes the session's copy of the run: one round trip.
     """
     returning = statement.returning(Run).execution_options(populate_existing=True, synchronize_session=False)
     run = await session.scalar(returning)
     if run is None:
-        return False
+        return None
     run_id = run.id
     now = clock.now()
     ended = RunStatus(run.status).is_terminal
@@ -131,7 +123,7 @@ async def _announced(session: AsyncSession, statement: Update, extra: dict[str, 
     await events.append(session, run_id, [draft], closing=ended)
     if ended:
         await webhooks.schedule(session, run, now)
-    return True
+    return run
 
 
 def changed(result: Result[Any]) -> bool:
