@@ -4,21 +4,22 @@ When a run ends, however it ends: its active descendants are cancelled (they cou
 one), a parent that waits for it gets its outcome (and resumes if it waited for nothing else), the
 ephemeral agent of an `execute` run is deleted, and a workspace left by a wait is shown `archived`. Rows
 are locked parent before child, the order every writer of a run tree follows, so concurrent ends never
-deadlock on PostgreSQL.
+deadlock on PostgreSQL. A workflow ends a run with no parent and no children, most runs, on a shorter path with
+the same outcome (`storage/queries/run_end.py`), and comes here for the others.
 """
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
 from agentruns.engine import waits
 from agentruns.engine.client import EngineClient
 from agentruns.storage.database import Database
-from agentruns.storage.models import Agent, Run
-from agentruns.storage.queries import run_states, run_tree
+from agentruns.storage.models import Run
+from agentruns.storage.queries import run_end, run_states, run_tree
 
 Rule = Callable[[AsyncSession], Awaitable[Run | None]]
 """A state rule that ends the run (`run_states.complete`, `fail`, `cancel`), applied in the given session: the run
@@ -67,19 +68,12 @@ async def after_end(session: AsyncSession, engine: EngineClient, run: Run) -> li
 
 
 async def _settle(session: AsyncSession, run: Run, now: datetime, *, locked: bool = False) -> None:
-    # A run that ended while waiting left its workspace behind, its processes stopped: it is kept as any
-    # ended run's is, and the workspace sweep deletes it in time. `locked`: the run is as this transaction's record of
-    # its end left it, so its sandbox state is current, and most runs need no update.
+    # `locked`: the run is as this transaction's record of its end left it, so its sandbox state is current, and most
+    # runs need no update.
     if not locked or run.runtime_state == "stopped":
-        await session.execute(
-            update(Run).where(Run.id == run.id, Run.runtime_state == "stopped").values(runtime_state="archived")
-        )
-    if run.parent_run_id is None:  # the run `execute` made its agent for; its own child runs do not count
-        await session.execute(
-            update(Agent)
-            .where(Agent.id == run.agent_id, Agent.ephemeral.is_(True), Agent.is_active.is_(True))
-            .values(is_active=False, deleted_at=now, updated_at=now)
-        )
+        await session.execute(run_end.archive_workspace(run.id))
+    if run.parent_run_id is None:
+        await session.execute(run_end.retire_ephemeral_agent(run.agent_id, now))
 
 
 async def cancel_workflows(engine: EngineClient, workflow_ids: list[str]) -> None:

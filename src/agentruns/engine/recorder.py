@@ -22,7 +22,7 @@ from agentruns.events import payloads
 from agentruns.events.payloads import UsageTotals
 from agentruns.schemas.runs import StepType
 from agentruns.storage.database import Database
-from agentruns.storage.queries import audit, events
+from agentruns.storage.queries import audit, events, run_end
 from agentruns.storage.queries.progress import Progress
 
 MAX_STORED_OUTPUT_CHARS = 100_000
@@ -153,6 +153,16 @@ class DatabaseRecorder:
             await audit.set_runtime(session, self.run_id, **values)
         rows, self._notes = [*self._notes, *lines], []
         await audit.add_logs(session, rows)
+
+    async def end_alone(self, values: dict[str, Any]) -> bool:
+        """End the run with `values` (`run_states.completed` or `failed`) and what was noted, in one transaction on the
+        step's write path, if no other run is involved (`run_end.end_alone`); False if one is, or the run had ended:
+        nothing was written, and what was noted is kept for the general end (`write_notes`)."""
+        ending = run_end.Ending(self.run_id, values, runtime=self._sandbox, logs=self._notes, owner=self.owner)
+        if not await run_end.end_alone(self.db, ending):
+            return False
+        self._sandbox, self._notes = {}, []
+        return True
 
     async def runner_log(self, text: str) -> None:
         """A line of what the worker did, with its time, written now."""

@@ -161,6 +161,8 @@ async def wait_for(run_id: str, started: StartedRun, requests: DeferredToolReque
 async def _end(recorder: DatabaseRecorder, code: ErrorCode, message: str, *, timed_out: bool = False) -> None:
     """End the run as failed (or timed out), its noted log lines written in the same transaction."""
     context, run_id = current(), recorder.run_id
+    if await recorder.end_alone(run_states.failed(clock.now(), code.value, message, timed_out=timed_out)):
+        return
 
     async def fail(session: AsyncSession) -> Run | None:
         await recorder.write_notes(session)
@@ -272,6 +274,8 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
         return RunStatus.WAITING if waiting else RunStatus.CANCELLED
 
     recorder.note_runner("completed")
+    if await recorder.end_alone(run_states.completed(clock.now(), output)):
+        return RunStatus.COMPLETED
 
     async def complete(session: AsyncSession) -> Run | None:
         await recorder.write_notes(session)

@@ -142,18 +142,28 @@ async def _pipelined_rows(
 
 
 async def hold(session: AsyncSession, owner: Owner | None) -> None:
-    """`store`'s check of its owner, in the session's transaction (the run's end is written through a session).
+    """`store`'s check of its owner, in the session's transaction (`hold_on`).
+
+    Raises:
+        DBOSWorkflowConflictIDError: `owner` no longer owns its workflow.
+    """
+    if owner is not None:
+        await session.run_sync(lambda sync: hold_on(sync.connection(), owner))
+
+
+def hold_on(connection: Connection, owner: Owner | None) -> None:
+    """`store`'s check of its owner, in the transaction of a Core connection; nothing without an owner.
 
     Raises:
         DBOSWorkflowConflictIDError: `owner` no longer owns its workflow.
     """
     if owner is None:
         return
-    if session.get_bind().dialect.name != "postgresql":
-        _check_holder((await session.execute(_HOLDER, {"workflow": owner.workflow_id})).first(), owner)
+    if connection.dialect.name != "postgresql":
+        _check_holder(connection.execute(_HOLDER, {"workflow": owner.workflow_id}).first(), owner)
         return
     try:
-        await session.execute(_HOLD, {"workflow": owner.workflow_id, "token": owner.token})
+        connection.execute(_HOLD, {"workflow": owner.workflow_id, "token": owner.token})
     except DBAPIError as exc:
         if isinstance(exc.orig, psycopg.Error):
             _refuse_if_handed_over(exc.orig, owner)
@@ -181,8 +191,7 @@ def _check_holder(row: Row[str | None, str] | None, owner: Owner) -> None:
 
 
 def _write(connection: Connection, record: Record) -> int:
-    if record.owner is not None:
-        _check_holder(connection.execute(_HOLDER, {"workflow": record.owner.workflow_id}).first(), record.owner)
+    hold_on(connection, record.owner)
     if (run := _run_update(record)) is not None:
         updated = connection.execute(run).rowcount
         if record.starts_at is not None and updated != 1:

@@ -32,13 +32,28 @@ async def claim_for_exec(session: AsyncSession, org_id: str, run_id: str, workfl
     return changed(result)
 
 
+def completed(at: datetime, output: str) -> dict[str, Any]:
+    """The values of a run that completed at `at` with the agent's answer."""
+    return {"status": RunStatus.COMPLETED, "completed_at": at, "output": output, "summary": _summary(output)}
+
+
+def failed(at: datetime, code: str, message: str, *, timed_out: bool) -> dict[str, Any]:
+    """The values of a run that failed (or timed out) at `at` with this error."""
+    return {
+        "status": RunStatus.TIMEOUT if timed_out else RunStatus.FAILED,
+        "completed_at": at,
+        "failed_at": at,
+        "error_code": code,
+        "error_message": message,
+        # The workflow closes the sandbox (archived, ended or error) before it records the end; a sandbox still
+        # shown running here belonged to a workflow that ended abnormally.
+        "runtime_state": case((Run.runtime_state == "running", "error"), else_=Run.runtime_state),
+    }
+
+
 async def complete(session: AsyncSession, run_id: str, at: datetime, output: str) -> Run | None:
     """running → completed, with the agent's answer; the run as it ended, or None if it had ended already."""
-    statement = (
-        update(Run)
-        .where(Run.id == run_id, Run.status.in_(ACTIVE))
-        .values(status=RunStatus.COMPLETED, completed_at=at, output=output, summary=_summary(output))
-    )
+    statement = update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE)).values(**completed(at, output))
     return await _announced(session, statement)
 
 
@@ -54,21 +69,8 @@ async def fail(
 ) -> Run | None:
     """→ failed (or → timeout), with the error that ended the run; only from `from_statuses`. The run as it ended, or
     None if it was in none of them."""
-    status = RunStatus.TIMEOUT if timed_out else RunStatus.FAILED
-    statement = (
-        update(Run)
-        .where(Run.id == run_id, Run.status.in_(from_statuses))
-        .values(
-            status=status,
-            completed_at=at,
-            failed_at=at,
-            error_code=code,
-            error_message=message,
-            # The workflow closes the sandbox (archived, ended or error) before it records the end; a sandbox
-            # still shown running here belonged to a workflow that ended abnormally.
-            runtime_state=case((Run.runtime_state == "running", "error"), else_=Run.runtime_state),
-        )
-    )
+    values = failed(at, code, message, timed_out=timed_out)
+    statement = update(Run).where(Run.id == run_id, Run.status.in_(from_statuses)).values(**values)
     return await _announced(session, statement)
 
 

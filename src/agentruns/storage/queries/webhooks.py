@@ -8,7 +8,7 @@ so no two send one at once; a worker that dies leaves its claims to expire, or t
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events import payloads
@@ -16,7 +16,7 @@ from agentruns.events.hub import HUB
 from agentruns.ids import new_id
 from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunWatcher, WebhookAttempt, WebhookDelivery, WebhookSecret
-from agentruns.storage.queries.inserts import insert_once
+from agentruns.storage.queries.inserts import insert_once, insert_once_on
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 MAX_ATTEMPTS = 4
@@ -32,10 +32,24 @@ def _iso(value: datetime) -> str:
 
 async def schedule(session: AsyncSession, run: Run, now: datetime) -> int:
     """Schedule a delivery of the ended run's outcome to each of its watchers that has none yet."""
-    watchers = (await session.scalars(select(RunWatcher).where(RunWatcher.run_id == run.id))).all()
+    scheduled = await session.run_sync(lambda sync: schedule_on(sync.connection(), run, now))
+    if scheduled:
+        on_commit(session, "wake the webhook sender", HUB.deliveries_scheduled)  # this process's sender
+    return scheduled
+
+
+_WATCHERS = select(RunWatcher.id, RunWatcher.url).where(RunWatcher.run_id == bindparam("run_id"))
+_SERVED = select(WebhookDelivery.watcher_id).where(WebhookDelivery.run_id == bindparam("run_id"))
+
+
+def schedule_on(connection: Connection, run: Run, now: datetime) -> int:
+    """`schedule` on a Core connection (`Database.write_core`), whose caller wakes this process's webhook sender
+    (`HUB.deliveries_scheduled`) once the transaction commits, if any delivery was scheduled. `run` may be a row
+    with the `Run`'s fields that `payloads.run_outcome` reads, and `org_id`."""
+    watchers = connection.execute(_WATCHERS, {"run_id": run.id}).all()
     if not watchers:  # most runs: no second read
         return 0
-    served = set(await session.scalars(select(WebhookDelivery.watcher_id).where(WebhookDelivery.run_id == run.id)))
+    served = set(connection.execute(_SERVED, {"run_id": run.id}).scalars())
     waiting = [watcher for watcher in watchers if watcher.id not in served]
     if not waiting:
         return 0
@@ -50,8 +64,7 @@ async def schedule(session: AsyncSession, run: Run, now: datetime) -> int:
             "event_type": event_type, "payload": envelope, "status": PENDING, "attempts": 0, "next_attempt_at": now,
             "lease_owner": None, "lease_until": None, "created_at": now, "completed_at": None,
         })  # fmt: skip
-    await insert_once(session, WebhookDelivery, rows)
-    on_commit(session, "wake the webhook sender", HUB.deliveries_scheduled)  # this process's sender
+    insert_once_on(connection, WebhookDelivery, rows)
     return len(rows)
 
 

@@ -1,0 +1,103 @@
+"""A run's end as its own workflow records it when no other run is involved, on a Core connection.
+
+Most runs end so: a top-level run without child runs. Its end is written as the step's records are
+(`Database.write_core`: one hop to SQLite's writer thread, one greenlet on PostgreSQL, no ORM session), where
+the general end (`engine/endings.py`), which also cancels descendants and answers a waiting parent, takes an ORM
+session and about twice the statements. What follows the end is the same on both paths: the status event, the
+watchers' webhooks, the ephemeral agent of an `execute` run retired, a stopped workspace shown `archived`.
+"""
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Update, bindparam, exists, select, update
+
+from agentruns import clock
+from agentruns.events import payloads
+from agentruns.events.hub import HUB
+from agentruns.storage.database import Database
+from agentruns.storage.models import Agent, Run, RunLog
+from agentruns.storage.queries import audit, events, webhooks
+from agentruns.storage.queries.inserts import insert_once_on
+from agentruns.storage.queries.run_states import ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How the run ends (`run_states.completed` or `failed`), its sandbox's last fields and its last log lines, and the
+    workflow execution that records it (`audit.Owner`)."""
+
+    run_id: str
+    values: dict[str, Any]
+    runtime: dict[str, Any]
+    logs: list[dict[str, Any]]
+    owner: audit.Owner | None = None
+
+
+class _Declined(Exception):
+    """The run has a parent or children, or has ended already: its transaction is rolled back."""
+
+
+async def end_alone(db: Database, ending: Ending) -> bool:
+    """Record the run's end and what follows it in one transaction, if the run is active, top-level and childless;
+    False if not: nothing was written, and the caller ends the run the general way.
+
+    Raises:
+        DBOSWorkflowConflictIDError: The ending's owner no longer owns the run's workflow; nothing was written.
+    """
+    try:
+        appended, scheduled = await db.write_core(functools.partial(_end, ending=ending))
+    except _Declined:
+        return False
+    if appended:
+        HUB.publish(ending.run_id)
+    if scheduled:
+        HUB.deliveries_scheduled()
+    return True
+
+
+_ENDED = (Run.id, Run.org_id, Run.agent_id, Run.status, Run.started_at, Run.completed_at, Run.output,
+          Run.error_code, Run.error_message, Run.runtime_state)  # fmt: skip
+"""What the end's UPDATE returns: what its event and webhooks show, and what follows the end needs."""
+_HAS_CHILDREN = select(exists().where(Run.org_id == bindparam("org_id"), Run.parent_run_id == bindparam("run_id")))
+
+
+def _end(connection: Connection, ending: Ending) -> tuple[int, int]:
+    """The statements of `end_alone`; how many events and webhook deliveries it stored."""
+    audit.hold_on(connection, ending.owner)
+    statement = (
+        update(Run)
+        .where(Run.id == ending.run_id, Run.status.in_(ACTIVE), Run.parent_run_id.is_(None))
+        .values(**ending.values | ending.runtime)
+        .returning(*_ENDED)
+    )
+    row = connection.execute(statement).first()
+    if row is None or connection.execute(_HAS_CHILDREN, {"org_id": row.org_id, "run_id": row.id}).scalar():
+        raise _Declined
+    run = cast(Run, row)  # a row with the fields of a `Run` that what follows reads
+    insert_once_on(connection, RunLog, ending.logs)
+    now = clock.now()
+    appended = events.append_on(connection, run.id, [payloads.status_changed(run, now)], closing=True)
+    scheduled = webhooks.schedule_on(connection, run, now)
+    connection.execute(retire_ephemeral_agent(run.agent_id, now))
+    if run.runtime_state == "stopped":
+        connection.execute(archive_workspace(run.id))
+    return appended, scheduled
+
+
+def retire_ephemeral_agent(agent_id: str, now: datetime) -> Update:
+    """Delete the agent if it is the ephemeral one that `execute` made for the run that just ended (a top-level run:
+    its own child runs do not count)."""
+    return (
+        update(Agent)
+        .where(Agent.id == agent_id, Agent.ephemeral.is_(True), Agent.is_active.is_(True))
+        .values(is_active=False, deleted_at=now, updated_at=now)
+    )
+
+
+def archive_workspace(run_id: str) -> Update:
+    """Show the workspace of a run that ended while waiting (its processes stopped) as `archived`: it is kept as any
+    ended run's is, and the workspace sweep deletes it in time."""
+    return update(Run).where(Run.id == run_id, Run.runtime_state == "stopped").values(runtime_state="archived")
