@@ -178,6 +178,44 @@ async def _fail(recorder: DatabaseRecorder, exc: Exception) -> str:
     return RunStatus.FAILED
 
 
+async def _set_up(recorder: DatabaseRecorder, started: StartedRun, *, starts: bool) -> Sandbox | str:
+    """Start the run's sandbox and show it: in the transaction that starts the run, if it `starts`; alone for a
+    replay or a resumed run. The sandbox, or the status to return if the run cannot go on: skipped, if it was
+    cancelled meanwhile; failed, without its model's credentials or a sandbox."""
+    context, spec = current(), started.spec
+    sandbox: Sandbox | None = None
+    failed: tuple[ErrorCode, str] | None = None
+    try:
+        check_credentials(spec.model, context.settings)
+        sandbox = await sandboxes.start_sandbox(context.settings, recorder, cpu=started.sandbox_cpu,
+                                                memory_mib=started.sandbox_memory_mib)  # fmt: skip
+    except MissingCredentials as exc:
+        recorder.note_runner(f"failed: {exc}")
+        failed = ErrorCode.AUTHORIZATION_ERROR, str(exc)
+    except SandboxError as exc:
+        recorder.note_runner(f"failed: the sandbox could not start: {exc}")
+        failed = ErrorCode.INTERNAL_ERROR, f"the run's sandbox could not start: {exc}"
+    if sandbox is not None:
+        recorder.note_runner(f"started on worker {context.executor_id} with model {spec.model}")
+    try:
+        if starts:  # the run's start shows its sandbox, or how it failed, in the same transaction
+            if not await recorder.start(started.started_at):
+                if sandbox is not None:
+                    await sandboxes.discard_sandbox(sandbox)
+                return "skipped"
+        else:
+            await recorder.flush()
+    except BaseException:  # the write failed, or another worker took the run over: the workspace is left to it
+        if sandbox is not None:
+            await sandbox.stop()
+        raise
+    if failed is not None:
+        await _end(recorder, *failed)
+        return RunStatus.FAILED
+    assert sandbox is not None
+    return sandbox
+
+
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def run_workflow(run_id: str, resume: int = 0) -> str:
     """Execute one run from its start (or, given `resume`, from its wait `resume`) to its end or its next wait;
@@ -198,31 +236,9 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     if resume:
         assert started.progress is not None
         resumption = await waits.resumption(context.db, recorder, run_id, resume, started.progress.requests)
-    sandbox: Sandbox | None = None
-    failed: tuple[ErrorCode, str] | None = None
-    try:
-        check_credentials(spec.model, context.settings)
-        sandbox = await sandboxes.start_sandbox(context.settings, recorder, cpu=started.sandbox_cpu,
-                                                memory_mib=started.sandbox_memory_mib)  # fmt: skip
-    except MissingCredentials as exc:
-        recorder.note_runner(f"failed: {exc}")
-        failed = ErrorCode.AUTHORIZATION_ERROR, str(exc)
-    except SandboxError as exc:
-        recorder.note_runner(f"failed: the sandbox could not start: {exc}")
-        failed = ErrorCode.INTERNAL_ERROR, f"the run's sandbox could not start: {exc}"
-    if sandbox is not None:
-        recorder.note_runner(f"started on worker {context.executor_id} with model {spec.model}")
-    if starts:  # the run's start shows its sandbox, or how it failed, in the same transaction
-        if not await recorder.start(started.started_at):
-            if sandbox is not None:
-                await sandboxes.discard_sandbox(sandbox)
-            return "skipped"
-    else:  # a replay or a resumed run: its new sandbox, or how it failed, shows now
-        await recorder.flush()
-    if failed is not None:
-        await _end(recorder, *failed)
-        return RunStatus.FAILED
-    assert sandbox is not None
+    sandbox = await _set_up(recorder, started, starts=starts)
+    if isinstance(sandbox, str):
+        return sandbox
     children = ChildRuns(context.db, context.engine, run_id=run_id, resume=resume,
                          max_depth=context.settings.max_run_depth)  # fmt: skip
     deps = RunDeps(run_id=run_id, sandbox=sandbox, settings=context.settings, recorder=recorder,
