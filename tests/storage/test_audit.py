@@ -12,7 +12,7 @@ from agentruns import clock
 from agentruns.events import payloads
 from agentruns.events.hub import HUB
 from agentruns.storage.models import JournalEntry, Run, RunEvent, RunLog, RunStep, UsageEntry
-from agentruns.storage.queries import audit, run_states
+from agentruns.storage.queries import audit, inserts, run_states
 from agentruns.storage.queries.events import EventDraft
 from agentruns.storage.queries.orphans import dbos_table
 from tests.engine.conftest import wait_for_status
@@ -83,6 +83,20 @@ def test_a_record_is_stored_whole_and_a_replayed_one_adds_nothing(client: httpx.
         "logs": 1,
         "events": [(1, "run.status", None), (2, "run.step", "step:1"), (3, "run.step", "step:2")],
     }
+
+
+def test_a_record_of_more_rows_than_one_statement_takes_is_stored_whole(
+    client: httpx.Client, bridge: AsyncBridge
+) -> None:
+    run_id = _queued_run(client)
+    count = inserts.PIPELINED_ROWS * 2 + 1
+    lines = [{"run_id": run_id, "stream": "runtime", "number": number, "text": f"{number}\n", "timestamp": clock.now()}
+             for number in range(1, count + 1)]  # fmt: skip
+    bridge.call(audit.store, bridge.db, audit.Record(run_id, logs=lines))
+    bridge.call(audit.store, bridge.db, audit.Record(run_id, logs=lines[-2:]))  # a replay of the last ones
+
+    assert bridge.call(_stored, bridge, run_id)["logs"] == count
+    assert client.get(f"/agent/v1/run/{run_id}").json()["result"]["logs"]["runtime"].endswith(f"{count - 1}\n{count}\n")
 
 
 def test_a_record_that_fails_stores_nothing(client: httpx.Client, bridge: AsyncBridge) -> None:

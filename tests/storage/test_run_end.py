@@ -70,6 +70,17 @@ def test_a_run_alone_ends_with_what_follows_in_one_transaction(client: httpx.Cli
         "deliveries": [("agent.run.timeout", "timeout")],
         "logs": ["completed\n"],
     }
+    shown = client.get(f"/agent/v1/run/{watched}").json()
+    announced = bridge.call(_last_event_data, bridge, watched)
+    assert {key: announced[key] for key in ("id", "status", "startedAt", "completedAt")} == {
+        key: shown[key] for key in ("id", "status", "startedAt", "completedAt")
+    }
+
+
+async def _last_event_data(bridge: AsyncBridge, run_id: str) -> Any:
+    async with bridge.db.read() as session:
+        query = select(RunEvent.data).where(RunEvent.run_id == run_id).order_by(RunEvent.seq.desc()).limit(1)
+        return await session.scalar(query)
 
 
 def test_a_run_with_a_parent_or_children_or_an_ended_one_is_declined_and_nothing_written(

@@ -55,35 +55,39 @@ def _by_column(model: type[Base], rows: list[dict[str, Any]]) -> list[dict[str, 
 
 @functools.cache
 def _postgresql_insert_once(
-    dialect: Dialect, model: type[Base]
+    dialect: Dialect, model: type[Base], count: int
 ) -> tuple[LiteralString, list[tuple[str, Callable[[Any], Any] | None]]]:
-    """The model's insert-once in psycopg's placeholders, and for each column the row key that holds its value and
-    the bind processor that SQLAlchemy's own statements apply to it (JSONB, UTC timestamps)."""
+    """The model's insert-once of `count` rows in one statement, in psycopg's placeholders, and for each column the
+    row key that holds its value and the bind processor that SQLAlchemy's own statements apply to it (JSONB, UTC
+    timestamps)."""
     table = table_of(model)
     renamed = _renamed(model) or {}
     keys = {column: attribute for attribute, column in renamed.items()}
     columns = list(table.columns)
+    row = f"({', '.join('%s' for _ in columns)})"
     sql = cast(
         LiteralString,
         (
             f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "  # noqa: S608  # our own names
-            f"VALUES ({', '.join('%s' for _ in columns)}) ON CONFLICT DO NOTHING"
+            f"VALUES {', '.join(row for _ in range(count))} ON CONFLICT DO NOTHING"
         ),
     )
     return sql, [(keys.get(column.key, column.key), column.type.dialect_impl(dialect).bind_processor(dialect))
                  for column in columns]  # fmt: skip
 
 
+PIPELINED_ROWS = 100
+"""Rows per statement of `insert_once_pipelined`: a record has a few; far below PostgreSQL's 65,535 parameters."""
+
+
 async def insert_once_pipelined(
     cursor: psycopg.AsyncCursor[Any], dialect: Dialect, model: type[Base], rows: list[dict[str, Any]]
 ) -> None:
     """`insert_once` on PostgreSQL through psycopg itself, for a connection in pipeline mode: the statement goes out
-    with the others of the transaction in one round trip (`storage/queries/audit.py`)."""
-    if not rows:
-        return
-    sql, columns = _postgresql_insert_once(dialect, model)
-    params = [
-        [row[key] if process is None else process(row[key]) for key, process in columns]
-        for row in rows
-    ]  # fmt: skip
-    await cursor.executemany(sql, params)
+    with the others of the transaction in one round trip (`storage/queries/audit.py`), all the rows in one statement
+    (a statement per row cost PostgreSQL as much as a row)."""
+    for first in range(0, len(rows), PIPELINED_ROWS):
+        batch = rows[first : first + PIPELINED_ROWS]
+        sql, columns = _postgresql_insert_once(dialect, model, len(batch))
+        params = [row[key] if process is None else process(row[key]) for row in batch for key, process in columns]
+        await cursor.execute(sql, params)
