@@ -71,9 +71,9 @@ async def _settle(session: AsyncSession, run: Run, now: datetime, *, locked: boo
     # `locked`: the run is as this transaction's record of its end left it, so its sandbox state is current, and most
     # runs need no update.
     if not locked or run.runtime_state == "stopped":
-        await session.execute(run_end.archive_workspace(run.id))
+        await session.execute(run_end.ARCHIVE_WORKSPACE, {"run_id": run.id})
     if run.parent_run_id is None:
-        await session.execute(run_end.retire_ephemeral_agent(run.agent_id, now))
+        await session.execute(run_end.RETIRE_EPHEMERAL_AGENT, {"agent_id": run.agent_id, "now": now})
 
 
 async def cancel_workflows(engine: EngineClient, workflow_ids: list[str]) -> None:

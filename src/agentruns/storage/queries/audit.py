@@ -8,7 +8,7 @@ from typing import Any, LiteralString, cast
 
 import psycopg
 from dbos._error import DBOSWorkflowConflictIDError  # not exported; DBOS raises it when its own writes meet this
-from sqlalchemy import Connection, Dialect, Row, Update, text, update
+from sqlalchemy import Compiled, Connection, Dialect, Row, Update, bindparam, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,8 +128,8 @@ async def _pipelined_rows(
     """
     cursor = connection.cursor()
     if (run := _run_update(record)) is not None:
-        compiled = run.compile(dialect=dialect)
-        await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params())
+        compiled = _compiled(dialect, run.statement)
+        await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params(run.params))
         if record.starts_at is not None:
             await pipeline.sync()
             if cursor.rowcount != 1:
@@ -193,7 +193,7 @@ def _check_holder(row: Row[str | None, str] | None, owner: Owner) -> None:
 def _write(connection: Connection, record: Record) -> int:
     hold_on(connection, record.owner)
     if (run := _run_update(record)) is not None:
-        updated = connection.execute(run).rowcount
+        updated = connection.execute(run.statement, run.params).rowcount
         if record.starts_at is not None and updated != 1:
             raise _NotQueued
     for model, rows in _inserted(record):
@@ -206,11 +206,33 @@ def _inserted(record: Record) -> tuple[tuple[type[Base], list[dict[str, Any]]], 
     return (JournalEntry, record.journal), (RunStep, record.steps), (UsageEntry, record.usage), (RunLog, record.logs)
 
 
-def _run_update(record: Record) -> Update | None:
+@dataclass(frozen=True, slots=True)
+class _RunUpdate:
+    statement: Update
+    params: dict[str, Any]
+
+
+def _run_update(record: Record) -> _RunUpdate | None:
     """The UPDATE of the run's row, if the record changes it: its sandbox fields, and its status if it starts it."""
-    statement = update(Run).where(Run.id == record.run_id)
     values = dict(record.runtime)
     if record.starts_at is not None:
-        statement = statement.where(Run.status == RunStatus.QUEUED.value)
         values |= {"status": RunStatus.RUNNING.value, "started_at": record.starts_at}
-    return statement.values(**values) if values else None
+    if not values:
+        return None
+    statement = _run_update_statement(tuple(sorted(values)), starts=record.starts_at is not None)
+    return _RunUpdate(statement, {f"new_{column}": value for column, value in values.items()} | {"run": record.run_id})
+
+
+@functools.cache
+def _run_update_statement(columns: tuple[str, ...], *, starts: bool) -> Update:
+    """The UPDATE of these columns of the run `run` (`new_<column>` each), only while it is queued if it `starts` the
+    run: built once per shape, as building it took longer than running it."""
+    statement = update(Run).where(Run.id == bindparam("run"))
+    if starts:
+        statement = statement.where(Run.status == RunStatus.QUEUED.value)
+    return statement.values({column: bindparam(f"new_{column}") for column in columns})
+
+
+@functools.cache
+def _compiled(dialect: Dialect, statement: Update) -> Compiled:
+    return statement.compile(dialect=dialect)

@@ -9,10 +9,9 @@ watchers' webhooks, the ephemeral agent of an `execute` run retired, a stopped w
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Update, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Connection, Update, bindparam, exists, select, update
 
 from agentruns import clock
 from agentruns.events import payloads
@@ -67,13 +66,17 @@ _HAS_CHILDREN = select(exists().where(Run.org_id == bindparam("org_id"), Run.par
 def _end(connection: Connection, ending: Ending) -> tuple[int, int]:
     """The statements of `end_alone`; how many events and webhook deliveries it stored."""
     audit.hold_on(connection, ending.owner)
-    statement = (
-        update(Run)
-        .where(Run.id == ending.run_id, Run.status.in_(ACTIVE), Run.parent_run_id.is_(None))
-        .values(**ending.values | ending.runtime)
-        .returning(*_ENDED)
-    )
-    row = connection.execute(statement).first()
+    values = ending.values | ending.runtime
+    # SQL expressions (a CASE) are part of the statement; plain values are its parameters.
+    shape: list[tuple[str, ColumnElement[Any] | None]] = []
+    params: dict[str, Any] = {"run": ending.run_id}
+    for column, value in sorted(values.items()):
+        if isinstance(value, ColumnElement):
+            shape.append((column, cast(ColumnElement[Any], value)))
+        else:
+            shape.append((column, None))
+            params[f"new_{column}"] = value
+    row = connection.execute(_ended(tuple(shape)), params).first()
     if row is None or connection.execute(_HAS_CHILDREN, {"org_id": row.org_id, "run_id": row.id}).scalar():
         raise _Declined
     run = cast(Run, row)  # a row with the fields of a `Run` that what follows reads
@@ -81,23 +84,38 @@ def _end(connection: Connection, ending: Ending) -> tuple[int, int]:
     now = clock.now()
     appended = events.append_on(connection, run.id, [payloads.status_changed(run, now)], closing=True)
     scheduled = webhooks.schedule_on(connection, run, now)
-    connection.execute(retire_ephemeral_agent(run.agent_id, now))
+    connection.execute(RETIRE_EPHEMERAL_AGENT, {"agent_id": run.agent_id, "now": now})
     if run.runtime_state == "stopped":
-        connection.execute(archive_workspace(run.id))
+        connection.execute(ARCHIVE_WORKSPACE, {"run_id": run.id})
     return appended, scheduled
 
 
-def retire_ephemeral_agent(agent_id: str, now: datetime) -> Update:
-    """Delete the agent if it is the ephemeral one that `execute` made for the run that just ended (a top-level run:
-    its own child runs do not count)."""
+@functools.cache
+def _ended(shape: tuple[tuple[str, ColumnElement[Any] | None], ...]) -> Update:
+    """The end of the run `run`, only if it is active and top-level, returning `_ENDED`: each column of `shape` set to
+    its expression, or to its parameter `new_<column>`. Built once per shape, as building it took longer than
+    running it."""
+    values: dict[str, ColumnElement[Any]] = {
+        column: bindparam(f"new_{column}") if expression is None else expression for column, expression in shape
+    }
     return (
-        update(Agent)
-        .where(Agent.id == agent_id, Agent.ephemeral.is_(True), Agent.is_active.is_(True))
-        .values(is_active=False, deleted_at=now, updated_at=now)
+        update(Run)
+        .where(Run.id == bindparam("run"), Run.status.in_(ACTIVE), Run.parent_run_id.is_(None))
+        .values(values)
+        .returning(*_ENDED)
     )
 
 
-def archive_workspace(run_id: str) -> Update:
-    """Show the workspace of a run that ended while waiting (its processes stopped) as `archived`: it is kept as any
-    ended run's is, and the workspace sweep deletes it in time."""
-    return update(Run).where(Run.id == run_id, Run.runtime_state == "stopped").values(runtime_state="archived")
+RETIRE_EPHEMERAL_AGENT = (
+    update(Agent)
+    .where(Agent.id == bindparam("agent_id"), Agent.ephemeral.is_(True), Agent.is_active.is_(True))
+    .values(is_active=False, deleted_at=bindparam("now"), updated_at=bindparam("now"))
+)
+"""Delete the agent `agent_id` if it is the ephemeral one that `execute` made for the run that just ended (a
+top-level run: its own child runs do not count)."""
+
+ARCHIVE_WORKSPACE = (
+    update(Run).where(Run.id == bindparam("run_id"), Run.runtime_state == "stopped").values(runtime_state="archived")
+)
+"""Show the workspace of the run `run_id`, which ended while waiting (its processes stopped), as `archived`: it is
+kept as any ended run's is, and the workspace sweep deletes it in time."""

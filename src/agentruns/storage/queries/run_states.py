@@ -45,10 +45,13 @@ def failed(at: datetime, code: str, message: str, *, timed_out: bool) -> dict[st
         "failed_at": at,
         "error_code": code,
         "error_message": message,
-        # The workflow closes the sandbox (archived, ended or error) before it records the end; a sandbox still
-        # shown running here belonged to a workflow that ended abnormally.
-        "runtime_state": case((Run.runtime_state == "running", "error"), else_=Run.runtime_state),
+        "runtime_state": _ERROR_IF_RUNNING,
     }
+
+
+_ERROR_IF_RUNNING = case((Run.runtime_state == "running", "error"), else_=Run.runtime_state)
+"""The workflow closes the sandbox (archived, ended or error) before it records the end; a sandbox still shown running
+at the end belonged to a workflow that ended abnormally. One object, so that statements built with it are cached."""
 
 
 async def complete(session: AsyncSession, run_id: str, at: datetime, output: str) -> Run | None:
