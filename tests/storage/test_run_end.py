@@ -13,7 +13,7 @@ from agentruns.storage.models import Agent, Run, RunEvent, RunLog, WebhookDelive
 from agentruns.storage.queries import audit, run_end, run_states
 from tests.storage.test_audit import _set_workflow
 from tests.support.factories import make_agent, make_run
-from tests.support.portal import AsyncBridge
+from tests.support.portal import AsyncBridge, async_bridge
 
 
 def _started(bridge: AsyncBridge, run_id: str) -> None:
@@ -44,7 +44,13 @@ async def _after(bridge: AsyncBridge, run_id: str) -> dict[str, Any]:
     }
 
 
-def test_a_run_alone_ends_with_what_follows_in_one_transaction(client: httpx.Client, bridge: AsyncBridge) -> None:
+def test_a_run_alone_ends_with_what_follows_in_one_transaction(fresh: tuple[str, httpx.Client]) -> None:
+    url, client = fresh  # a database of its own: no worker takes the run `execute` queues
+    with async_bridge(url) as bridge:
+        _a_run_alone_ends_with_what_follows(client, bridge)
+
+
+def _a_run_alone_ends_with_what_follows(client: httpx.Client, bridge: AsyncBridge) -> None:
     executed = client.post("/agent/v1/execute", json={"model": "offline/scripted", "prompt": "reply hi"}).json()
     watched = make_run(client, make_agent(client)["id"], callbackUrl="https://example.com/hook")["id"]
     for run_id in (executed["runId"], watched):
@@ -107,11 +113,15 @@ def test_a_run_with_a_parent_or_children_or_an_ended_one_is_declined_and_nothing
     assert before[parent]["run"][0] == before[child]["run"][0] == "running"
 
 
-def test_an_end_is_recorded_only_while_its_execution_owns_the_workflow(
-    client: httpx.Client, bridge: AsyncBridge
-) -> None:
+def test_an_end_is_recorded_only_while_its_execution_owns_the_workflow(fresh: tuple[str, httpx.Client]) -> None:
+    url, client = fresh  # a database of its own: no worker takes the workflow the exec queues
+    with async_bridge(url) as bridge:
+        _an_end_is_recorded_only_while_its_execution_owns_the_workflow(client, bridge)
+
+
+def _an_end_is_recorded_only_while_its_execution_owns_the_workflow(client: httpx.Client, bridge: AsyncBridge) -> None:
     run_id = make_run(client, make_agent(client)["id"])["id"]
-    workflow_id = client.post(f"/agent/v1/run/{run_id}/exec").json()["workflowId"]  # no worker takes it
+    workflow_id = client.post(f"/agent/v1/run/{run_id}/exec").json()["workflowId"]
     _set_workflow(bridge, workflow_id, "PENDING", "the new owner")
     _started(bridge, run_id)
     before = bridge.call(_after, bridge, run_id)
