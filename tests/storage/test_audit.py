@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 from dbos._error import DBOSWorkflowConflictIDError
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from agentruns import clock
 from agentruns.events import payloads
@@ -14,10 +14,10 @@ from agentruns.events.hub import HUB
 from agentruns.storage.models import JournalEntry, Run, RunEvent, RunLog, RunStep, UsageEntry
 from agentruns.storage.queries import audit, inserts, run_states
 from agentruns.storage.queries.events import EventDraft
-from agentruns.storage.queries.orphans import dbos_table
 from tests.engine.conftest import wait_for_status
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge
+from tests.support.workflows import set_workflow
 
 
 def _queued_run(client: httpx.Client) -> str:
@@ -225,20 +225,6 @@ def _finished_workflow(client: httpx.Client) -> tuple[str, str]:
     return run["id"], executed.json()["workflowId"]
 
 
-def _set_workflow(bridge: AsyncBridge, workflow_id: str, status: str, owner: str | None) -> None:
-    """Put DBOS's row of the workflow as DBOS leaves it: claimed by `owner`, re-enqueued by a recovery, cancelled."""
-
-    async def update() -> None:
-        async with bridge.db.write() as session:
-            table = dbos_table(session, "workflow_status")
-            await session.execute(
-                text(f"UPDATE {table} SET status = :status, owner_xid = :owner WHERE workflow_uuid = :id"),  # noqa: S608
-                {"status": status, "owner": owner, "id": workflow_id},
-            )
-
-    bridge.call(update)
-
-
 @pytest.mark.usefixtures("worker")
 def test_a_record_is_stored_only_while_its_execution_owns_the_workflow(
     client: httpx.Client, bridge: AsyncBridge
@@ -252,12 +238,12 @@ def test_a_record_is_stored_only_while_its_execution_owns_the_workflow(
         owned = audit.Record(run_id, journal=journal, logs=record.logs, owner=audit.Owner(workflow_id, token))
         return bridge.call(_store_unless_refused, bridge, owned)
 
-    _set_workflow(bridge, workflow_id, "PENDING", "claim-a")  # execution a claimed it
+    set_workflow(bridge, workflow_id, "PENDING", "claim-a")  # execution a claimed it
     assert stored("claim-a", 1)
     assert not stored("claim-b", 2)  # a stale execution: another claimed the workflow since
-    _set_workflow(bridge, workflow_id, "ENQUEUED", None)  # a live worker's recovery re-enqueued it
+    set_workflow(bridge, workflow_id, "ENQUEUED", None)  # a live worker's recovery re-enqueued it
     assert not stored("claim-a", 3)
-    _set_workflow(bridge, workflow_id, "CANCELLED", None)  # a cancelled run's execution records how it stopped
+    set_workflow(bridge, workflow_id, "CANCELLED", None)  # a cancelled run's execution records how it stopped
     assert stored("claim-a", 4)
 
     journal = bridge.call(_journal_numbers, bridge, run_id, 9)
@@ -265,7 +251,7 @@ def test_a_record_is_stored_only_while_its_execution_owns_the_workflow(
     assert bridge.call(_stored, bridge, run_id)["journal"] == before + 2
 
     # The same check in a session's transaction, as the run's end is written
-    _set_workflow(bridge, workflow_id, "PENDING", "claim-b")
+    set_workflow(bridge, workflow_id, "PENDING", "claim-b")
     assert bridge.call(_held, bridge, audit.Owner(workflow_id, "claim-b"))
     assert not bridge.call(_held, bridge, audit.Owner(workflow_id, "claim-a"))
 

@@ -11,9 +11,9 @@ from agentruns import clock
 from agentruns.events import payloads
 from agentruns.storage.models import Agent, Run, RunEvent, RunLog, WebhookDelivery
 from agentruns.storage.queries import audit, run_end, run_states
-from tests.storage.test_audit import _set_workflow
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge, async_bridge
+from tests.support.workflows import set_workflow
 
 
 def _started(bridge: AsyncBridge, run_id: str) -> None:
@@ -122,7 +122,7 @@ def test_an_end_is_recorded_only_while_its_execution_owns_the_workflow(fresh: tu
 def _an_end_is_recorded_only_while_its_execution_owns_the_workflow(client: httpx.Client, bridge: AsyncBridge) -> None:
     run_id = make_run(client, make_agent(client)["id"])["id"]
     workflow_id = client.post(f"/agent/v1/run/{run_id}/exec").json()["workflowId"]
-    _set_workflow(bridge, workflow_id, "PENDING", "the new owner")
+    set_workflow(bridge, workflow_id, "PENDING", "the new owner")
     _started(bridge, run_id)
     before = bridge.call(_after, bridge, run_id)
 
