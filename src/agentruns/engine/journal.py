@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic_ai.exceptions import ApprovalRequired, CallDeferred
 from pydantic_ai.messages import ModelResponse, ToolCallPart
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, bindparam, select
 
 from agentruns.agent.deps import ModelRequest, RunDeps, ToolHandler, ToolOutcome
 from agentruns.agent.loop import run_tool
@@ -37,6 +36,11 @@ class Raised:
     error: BaseException
 
 
+_ENTRIES = select(JournalEntry.number, JournalEntry.value).where(
+    JournalEntry.run_id == bindparam("run_id"), JournalEntry.execution == bindparam("execution")
+)
+
+
 class Journal:
     """The journal of execution `execution` of a run, with the results an earlier attempt at it recorded."""
 
@@ -50,16 +54,13 @@ class Journal:
     @classmethod
     async def load(cls, db: Database, run_id: str, execution: int) -> "Journal":
         """The execution's journal as stored: empty when the execution starts, its results so far on a replay."""
-        async with db.read() as session:
-            return await cls.read(session, run_id, execution)
+        return await db.read_core(lambda connection: cls.read_on(connection, run_id, execution))
 
     @classmethod
-    async def read(cls, session: AsyncSession, run_id: str, execution: int) -> "Journal":
-        """`load`, in the caller's transaction."""
-        query = select(JournalEntry.number, JournalEntry.value).where(
-            JournalEntry.run_id == run_id, JournalEntry.execution == execution
-        )
-        return cls(run_id, execution, {number: value for number, value in await session.execute(query)})
+    def read_on(cls, connection: Connection, run_id: str, execution: int) -> "Journal":
+        """`load`, on the caller's Core connection (`Database.read_core`)."""
+        rows = connection.execute(_ENTRIES, {"run_id": run_id, "execution": execution})
+        return cls(run_id, execution, {number: value for number, value in rows})
 
     def recorded_start(self) -> Any:
         """What the execution found when it began, as an earlier attempt recorded it (`keep_start`); None if none

@@ -16,7 +16,7 @@ from dbos import DBOS
 from dbos._context import get_local_dbos_context  # not exported: the only way to this execution's claim token
 from pydantic_ai.exceptions import UsageLimitExceeded
 from pydantic_ai.tools import DeferredToolRequests
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
@@ -79,13 +79,49 @@ class StartedRun:
         return cls(**fixed, **fields)
 
 
-def _instructions(agent: Agent, run: Run) -> str:
-    parts = [agent.instructions]
-    if run.guidance:
-        parts.append(f"Guidance for this run:\n{run.guidance}")
-    if run.object_ids:
-        parts.append("Work only with these objects: " + ", ".join(run.object_ids))
+_RUN_AND_AGENT = (
+    select(
+        Run.status,
+        Run.started_at,
+        Run.prompt,
+        Run.guidance,
+        Run.object_ids,
+        Run.model,
+        Run.max_duration_ms,
+        Run.max_model_requests,
+        Run.max_cost_micros,
+        Agent.instructions,
+        Agent.enabled_tools,
+        Agent.disabled_tools,
+        Agent.sandbox_cpu,
+        Agent.sandbox_memory_mib,
+        Agent.max_duration_ms.label("agent_max_duration_ms"),
+        Agent.max_model_requests.label("agent_max_model_requests"),
+        Agent.max_cost_micros.label("agent_max_cost_micros"),
+    )
+    .join(Agent, Agent.id == Run.agent_id)
+    .where(Run.id == bindparam("run_id"))
+)
+"""What the start of a run reads of it and of its agent."""
+
+
+def _instructions(found: Row[*tuple[Any, ...]]) -> str:
+    parts = [found.instructions]
+    if found.guidance:
+        parts.append(f"Guidance for this run:\n{found.guidance}")
+    if found.object_ids:
+        parts.append("Work only with these objects: " + ", ".join(found.object_ids))
     return "\n\n".join(parts)
+
+
+def _found(connection: Connection, run_id: str) -> tuple[Journal, StartedRun | None, Row[*tuple[Any, ...]] | None]:
+    """The journal of the run's first execution, the start it recorded if any, and if none, the run with its agent."""
+    journal = Journal.read_on(connection, run_id, 0)
+    recorded: StartedRun | None = journal.recorded_start()
+    if recorded is not None:
+        return journal, recorded, None
+    found: Row[*tuple[Any, ...]] | None = connection.execute(_RUN_AND_AGENT, {"run_id": run_id}).first()
+    return journal, None, found
 
 
 async def find_start(run_id: str) -> tuple[Journal, StartedRun | None, bool]:
@@ -93,34 +129,31 @@ async def find_start(run_id: str) -> tuple[Journal, StartedRun | None, bool]:
     whether the run is still to be started: then the journal holds what it runs for the start's transaction
     (`DatabaseRecorder.start`). A replay finds what the execution started with (the agent may have changed since).
 
-    Not a DBOS step: a step's two checkpoint transactions cost more than the start itself.
+    Not a DBOS step: a step's two checkpoint transactions cost more than the start itself. One Core read, no ORM
+    session (a session cost twice as much).
     """
     context = current()
-    async with context.db.read() as session:
-        journal = await Journal.read(session, run_id, 0)
-        recorded: StartedRun | None = journal.recorded_start()
-        if recorded is not None:
-            return journal, recorded, False
-        found = await session.execute(select(Run, Agent).join(Agent, Agent.id == Run.agent_id).where(Run.id == run_id))
-        row = found.one_or_none()
-    if row is None or row.Run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+    journal, recorded, found = await context.db.read_core(lambda connection: _found(connection, run_id))
+    if recorded is not None:
+        return journal, recorded, False
+    if found is None or found.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
         return journal, None, False
-    run, agent = row.Run, row.Agent
-    queued = run.status == RunStatus.QUEUED
-    limit_ms = run.max_duration_ms or agent.max_duration_ms or context.settings.run_time_limit_seconds * 1000
+    queued = found.status == RunStatus.QUEUED
+    limit_ms = found.max_duration_ms or found.agent_max_duration_ms or context.settings.run_time_limit_seconds * 1000
     spec = RunSpec(
-        run_id=run.id,
-        prompt=run.prompt,
-        instructions=_instructions(agent, run),
-        model=run.model,
-        enabled_tools=agent.enabled_tools,
-        disabled_tools=agent.disabled_tools,
-        max_model_requests=run.max_model_requests or agent.max_model_requests or context.settings.max_model_requests,
-    )
-    started_at = clock.now() if queued or run.started_at is None else run.started_at
+        run_id=run_id,
+        prompt=found.prompt,
+        instructions=_instructions(found),
+        model=found.model,
+        enabled_tools=found.enabled_tools,
+        disabled_tools=found.disabled_tools,
+        max_model_requests=found.max_model_requests or found.agent_max_model_requests
+        or context.settings.max_model_requests,
+    )  # fmt: skip
+    started_at = clock.now() if queued or found.started_at is None else found.started_at
     started = StartedRun(spec=spec, started_at=started_at, time_limit_seconds=limit_ms / 1000,
-                         sandbox_cpu=agent.sandbox_cpu, sandbox_memory_mib=agent.sandbox_memory_mib,
-                         max_cost_micros=run.max_cost_micros or agent.max_cost_micros
+                         sandbox_cpu=found.sandbox_cpu, sandbox_memory_mib=found.sandbox_memory_mib,
+                         max_cost_micros=found.max_cost_micros or found.agent_max_cost_micros
                          or context.settings.max_cost_micros)  # fmt: skip
     journal.keep_start(started)
     return journal, started, queued

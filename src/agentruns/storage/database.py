@@ -176,6 +176,12 @@ class Database:
         async with self._readers() as session, session.begin():
             yield session
 
+    async def read_core(self, statements: Callable[[Connection], T]) -> T:
+        """Run `statements`, a plain function of Core statements on a connection, in one read-only transaction; its
+        result. One greenlet for them all and no ORM session: for a read on a run's hot path (its start)."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(statements)
+
     @asynccontextmanager
     async def write(self) -> AsyncGenerator[AsyncSession]:
         """A transaction that writes: committed when the block ends, rolled back if it raises."""
