@@ -8,7 +8,7 @@ from typing import Any, LiteralString, cast
 
 import psycopg
 from dbos._error import DBOSWorkflowConflictIDError  # not exported; DBOS raises it when its own writes meet this
-from sqlalchemy import Compiled, Connection, Dialect, Row, Update, bindparam, text, update
+from sqlalchemy import ClauseElement, Compiled, Connection, Dialect, Row, Update, bindparam, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,9 +107,8 @@ async def _write_pipelined(db: Database, record: Record) -> int:
             connection.transaction(),
         ):
             if record.owner is not None:  # first: the hold precedes every write and fails the transaction
-                await connection.execute(
-                    "SELECT agentruns_hold_workflow(%s, %s)", (record.owner.workflow_id, record.owner.token)
-                )
+                hold = _compiled(dialect, _HOLD)
+                await connection.execute(cast(LiteralString, hold.string), hold.construct_params(_held(record.owner)))
             appended = await _pipelined_rows(connection, pipeline, dialect, record)
     except psycopg.Error as exc:
         if record.owner is not None:
@@ -163,7 +162,7 @@ def hold_on(connection: Connection, owner: Owner | None) -> None:
         _check_holder(connection.execute(_HOLDER, {"workflow": owner.workflow_id}).first(), owner)
         return
     try:
-        connection.execute(_HOLD, {"workflow": owner.workflow_id, "token": owner.token})
+        connection.execute(_HOLD, _held(owner))
     except DBAPIError as exc:
         if isinstance(exc.orig, psycopg.Error):
             _refuse_if_handed_over(exc.orig, owner)
@@ -177,6 +176,13 @@ def _refuse_if_handed_over(error: psycopg.Error, owner: Owner) -> None:
 
 
 _HOLD = text("SELECT agentruns_hold_workflow(:workflow, :token)")
+"""PostgreSQL's check of the owner, on both write paths (the pipeline, a Core connection)."""
+
+
+def _held(owner: Owner) -> dict[str, str]:
+    return {"workflow": owner.workflow_id, "token": owner.token}
+
+
 _HOLDER = text("SELECT owner_xid, status FROM workflow_status WHERE workflow_uuid = :workflow")
 """SQLite's check of the owner: in a writer's transaction (BEGIN IMMEDIATE), no other writer, DBOS's hand-off
 included, lands before it commits."""
@@ -234,5 +240,6 @@ def _run_update_statement(columns: tuple[str, ...], *, starts: bool) -> Update:
 
 
 @functools.cache
-def _compiled(dialect: Dialect, statement: Update) -> Compiled:
+def _compiled(dialect: Dialect, statement: ClauseElement) -> Compiled:
+    """A statement of this module in the dialect's SQL, for psycopg's pipeline: compiled once."""
     return statement.compile(dialect=dialect)
