@@ -12,7 +12,6 @@ from agentruns import clock
 from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.engine.sandboxes import check_worker, close_sandbox, discard_sandbox, open_sandbox, start_sandbox
 from agentruns.engine.workspace_sweep import sweep
-from agentruns.events import payloads
 from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
 from agentruns.sandbox.plugins import ENTRY_POINT_GROUP
 from agentruns.settings import Settings
@@ -21,17 +20,13 @@ from agentruns.storage.models import Run
 from agentruns.storage.queries import audit, run_states
 from tests.support.factories import error_of, make_agent, make_run
 from tests.support.portal import AsyncBridge
+from tests.support.workflows import start_run
 
 AS_ROOT = os.geteuid() == 0
 
 
 def _new_run(client: httpx.Client) -> str:
     return make_run(client, make_agent(client)["id"])["id"]
-
-
-async def _start(db: Database, run_id: str) -> None:
-    at = clock.now()
-    assert await audit.store(db, audit.Record(run_id, drafts=[payloads.run_started(run_id, at)], starts_at=at))
 
 
 async def _row(db: Database, run_id: str) -> Run:
@@ -48,7 +43,7 @@ def test_a_finished_runs_workspace_is_deleted_when_none_is_kept(
     settings = Settings(database_url=database_url, workspace_root=str(workspaces), workspace_keep_seconds=0)
 
     async def scenario() -> tuple[Run, str, Run]:
-        await _start(bridge.db, run_id)
+        await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
         sandbox = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
         shown = await _row(bridge.db, run_id)
@@ -75,7 +70,7 @@ def test_a_stopping_worker_leaves_the_workspace_to_the_resumed_run(
     settings = Settings(database_url=database_url, workspace_root=str(workspaces))
 
     async def scenario() -> tuple[str, Run, Run]:
-        await _start(bridge.db, run_id)
+        await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
         first = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
         await first.run("echo before > state.txt")
@@ -133,7 +128,7 @@ def test_a_sandbox_that_cannot_start_shows_the_error(
     settings = Settings(database_url=database_url, workspace_root=str(unreachable))
 
     async def scenario() -> Run:
-        await _start(bridge.db, run_id)
+        await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
         with pytest.raises(SandboxError, match="not searchable"):
             await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
@@ -163,7 +158,7 @@ def test_the_sweep_deletes_the_workspaces_of_runs_that_ended_long_enough_ago(
 
     async def scenario() -> tuple[list[str], list[str], Run]:
         for run_id in (ended, active):
-            await _start(bridge.db, run_id)
+            await start_run(bridge.db, run_id)
         async with bridge.db.write() as session:
             await run_states.complete(session, ended, clock.now(), "done")
             await audit.set_runtime(session, ended, provider="bubblewrap", runtime_id=ended, runtime_state="archived")
@@ -196,7 +191,7 @@ def test_a_provider_plugin_is_chosen_by_setting_and_a_missing_one_refused(
     run_id = _new_run(client)
 
     async def scenario() -> Run:
-        await _start(bridge.db, run_id)
+        await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
         sandbox = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
         await close_sandbox(sandbox, settings, recorder, run_ended=True)

@@ -8,18 +8,11 @@ from dbos._error import DBOSWorkflowConflictIDError
 from sqlalchemy import select, update
 
 from agentruns import clock
-from agentruns.events import payloads
 from agentruns.storage.models import Agent, Run, RunEvent, RunLog, WebhookDelivery
 from agentruns.storage.queries import audit, run_end, run_states
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge, async_bridge
-from tests.support.workflows import set_workflow
-
-
-def _started(bridge: AsyncBridge, run_id: str) -> None:
-    at = clock.now()
-    assert bridge.call(audit.store, bridge.db, audit.Record(run_id, drafts=[payloads.run_started(run_id, at)],
-                                                            starts_at=at))  # fmt: skip
+from tests.support.workflows import set_workflow, start_run
 
 
 def _ending(run_id: str, values: dict[str, Any], **runtime: Any) -> run_end.Ending:
@@ -54,7 +47,7 @@ def _a_run_alone_ends_with_what_follows(client: httpx.Client, bridge: AsyncBridg
     executed = client.post("/agent/v1/execute", json={"model": "offline/scripted", "prompt": "reply hi"}).json()
     watched = make_run(client, make_agent(client)["id"], callbackUrl="https://example.com/hook")["id"]
     for run_id in (executed["runId"], watched):
-        _started(bridge, run_id)
+        bridge.call(start_run, bridge.db, run_id)
 
     ended = bridge.call(run_end.end_alone, bridge.db, _ending(executed["runId"], run_states.completed(clock.now(),
                                                                                                     "hi")))  # fmt: skip
@@ -101,7 +94,7 @@ def test_a_run_with_a_parent_or_children_or_an_ended_one_is_declined_and_nothing
 
     bridge.call(adopt)
     for run_id in (parent, child, cancelled):
-        _started(bridge, run_id)
+        bridge.call(start_run, bridge.db, run_id)
     assert client.post(f"/agent/v1/run/{cancelled}/cancel").status_code == 200
     before = {run_id: bridge.call(_after, bridge, run_id) for run_id in (parent, child, cancelled)}
 
@@ -123,7 +116,7 @@ def _an_end_is_recorded_only_while_its_execution_owns_the_workflow(client: httpx
     run_id = make_run(client, make_agent(client)["id"])["id"]
     workflow_id = client.post(f"/agent/v1/run/{run_id}/exec").json()["workflowId"]
     set_workflow(bridge, workflow_id, "PENDING", "the new owner")
-    _started(bridge, run_id)
+    bridge.call(start_run, bridge.db, run_id)
     before = bridge.call(_after, bridge, run_id)
 
     def end(token: str) -> bool | None:
