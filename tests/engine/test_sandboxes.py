@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from agentruns import clock
 from agentruns.engine.recorder import DatabaseRecorder
-from agentruns.engine.sandboxes import check_worker, close_sandbox, discard_sandbox, open_sandbox, start_sandbox
+from agentruns.engine.sandboxes import check_worker, close_sandbox, discard_sandbox, start_sandbox
 from agentruns.engine.workspace_sweep import sweep
 from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
 from agentruns.sandbox.plugins import ENTRY_POINT_GROUP
+from agentruns.sandbox.protocol import Sandbox
 from agentruns.settings import Settings
 from agentruns.storage.database import Database
 from agentruns.storage.models import Run
@@ -27,6 +28,13 @@ AS_ROOT = os.geteuid() == 0
 
 def _new_run(client: httpx.Client) -> str:
     return make_run(client, make_agent(client)["id"])["id"]
+
+
+async def _shown_sandbox(settings: Settings, recorder: DatabaseRecorder) -> Sandbox:
+    """The run's sandbox started and shown now, as a resumed run's workflow does (`start_sandbox`, then `flush`)."""
+    sandbox = await start_sandbox(settings, recorder, cpu=1, memory_mib=256)
+    await recorder.flush()
+    return sandbox
 
 
 async def _row(db: Database, run_id: str) -> Run:
@@ -45,7 +53,7 @@ def test_a_finished_runs_workspace_is_deleted_when_none_is_kept(
     async def scenario() -> tuple[Run, str, Run]:
         await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
-        sandbox = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
+        sandbox = await _shown_sandbox(settings, recorder)
         shown = await _row(bridge.db, run_id)
         written = (await sandbox.run("echo note > note.txt; ls")).stdout
         await close_sandbox(sandbox, settings, recorder, run_ended=True)
@@ -72,11 +80,11 @@ def test_a_stopping_worker_leaves_the_workspace_to_the_resumed_run(
     async def scenario() -> tuple[str, Run, Run]:
         await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
-        first = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
+        first = await _shown_sandbox(settings, recorder)
         await first.run("echo before > state.txt")
         await close_sandbox(first, settings, recorder, run_ended=False)
         stopped = await _row(bridge.db, run_id)
-        second = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
+        second = await _shown_sandbox(settings, recorder)
         found = (await second.run("cat state.txt")).stdout
         await close_sandbox(second, settings, recorder, run_ended=True)
         return found, stopped, await _row(bridge.db, run_id)
@@ -131,7 +139,8 @@ def test_a_sandbox_that_cannot_start_shows_the_error(
         await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
         with pytest.raises(SandboxError, match="not searchable"):
-            await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
+            await start_sandbox(settings, recorder, cpu=1, memory_mib=256)
+        await recorder.flush()  # as the workflow writes what the failed start noted
         return await _row(bridge.db, run_id)
 
     assert bridge.call(scenario).runtime_state == "error"
@@ -193,7 +202,7 @@ def test_a_provider_plugin_is_chosen_by_setting_and_a_missing_one_refused(
     async def scenario() -> Run:
         await start_run(bridge.db, run_id)
         recorder = DatabaseRecorder(bridge.db, run_id, "offline/scripted")
-        sandbox = await open_sandbox(settings, recorder, cpu=1, memory_mib=256)
+        sandbox = await _shown_sandbox(settings, recorder)
         await close_sandbox(sandbox, settings, recorder, run_ended=True)
         return await _row(bridge.db, run_id)
 

@@ -100,19 +100,6 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
     return sandbox
 
 
-async def open_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int) -> Sandbox:
-    """`start_sandbox`, shown on the run now (a run resumed after a crash or a wait).
-
-    Raises:
-        SandboxError: It could not start; the run shows `runtimeState` `error`.
-    """
-    try:
-        sandbox = await start_sandbox(settings, recorder, cpu=cpu, memory_mib=memory_mib)
-    finally:
-        await recorder.flush()
-    return sandbox
-
-
 async def discard_sandbox(sandbox: Sandbox) -> None:
     """Stop the sandbox of a run that was cancelled as it started, and delete the workspace it never used."""
     await sandbox.stop()
