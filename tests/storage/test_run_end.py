@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from agentruns import clock
 from agentruns.storage.models import Agent, Run, RunEvent, RunLog, WebhookDelivery
-from agentruns.storage.queries import audit, run_end, run_states
+from agentruns.storage.queries import owners, run_end, run_states
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge, async_bridge
 from tests.support.workflows import set_workflow, start_run
@@ -122,7 +122,7 @@ def _an_end_is_recorded_only_while_its_execution_owns_the_workflow(client: httpx
     def end(token: str) -> bool | None:
         ending = _ending(run_id, run_states.completed(clock.now(), "done"))
         owned = run_end.Ending(run_id, ending.values, runtime={}, logs=ending.logs,
-                               owner=audit.Owner(workflow_id, token))  # fmt: skip
+                               owner=owners.Owner(workflow_id, token))  # fmt: skip
         return bridge.call(_end_unless_refused, bridge, owned)
 
     assert end("a superseded owner") is None

@@ -22,7 +22,7 @@ from agentruns.events import payloads
 from agentruns.events.payloads import UsageTotals
 from agentruns.schemas.runs import StepType
 from agentruns.storage.database import Database
-from agentruns.storage.queries import audit, events, run_end
+from agentruns.storage.queries import audit, events, owners, run_end
 from agentruns.storage.queries.progress import Progress
 
 MAX_STORED_OUTPUT_CHARS = 100_000
@@ -47,7 +47,7 @@ class DatabaseRecorder:
     recorded: a request's cost is known only when it has been made.
 
     With `owner`, each of its writes lands only while that execution owns the run's workflow, and raises DBOS's
-    `DBOSWorkflowConflictIDError` once another worker has taken the workflow over (`audit.Owner`).
+    `DBOSWorkflowConflictIDError` once another worker has taken the workflow over (`owners.Owner`).
     """
 
     def __init__(
@@ -59,7 +59,7 @@ class DatabaseRecorder:
         progress: Progress | None = None,
         max_cost_micros: int | None = None,
         journal: Journal | None = None,
-        owner: audit.Owner | None = None,
+        owner: owners.Owner | None = None,
     ) -> None:
         self.db = db
         self.journal = journal
@@ -146,8 +146,8 @@ class DatabaseRecorder:
 
     async def write_notes(self, session: AsyncSession, lines: Sequence[dict[str, Any]] = ()) -> None:
         """Write the noted sandbox fields and lines, then `lines`, in the caller's transaction (the run's end), once
-        the recorder's `owner` is checked as each of its own writes checks it (`audit.hold`)."""
-        await audit.hold(session, self.owner)
+        the recorder's `owner` is checked as each of its own writes checks it (`owners.hold`)."""
+        await owners.hold(session, self.owner)
         if self._sandbox:
             values, self._sandbox = self._sandbox, {}
             await audit.set_runtime(session, self.run_id, **values)

@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from dbos._error import DBOSWorkflowConflictIDError  # not exported; see storage/queries/audit.py
+from dbos._error import DBOSWorkflowConflictIDError  # not exported; see storage/queries/owners.py
 
 from agentruns.engine.context import WorkerContext
 from agentruns.engine.recorder import DatabaseRecorder
@@ -161,7 +161,7 @@ async def closing(sandbox: Sandbox, context: WorkerContext, recorder: DatabaseRe
         await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=ended))
         raise
     except DBOSWorkflowConflictIDError:
-        # Another worker took the run over (`audit.Owner`): this execution's processes stop, what it left is the
+        # Another worker took the run over (`owners.Owner`): this execution's processes stop, what it left is the
         # new owner's.
         await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=False))
         raise

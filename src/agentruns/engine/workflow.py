@@ -35,7 +35,7 @@ from agentruns.sandbox.protocol import Sandbox
 from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.models import Agent, Run
-from agentruns.storage.queries import audit, run_states
+from agentruns.storage.queries import owners, run_states
 from agentruns.storage.queries import waits as stored_waits
 from agentruns.storage.queries.progress import Progress, progress_of
 
@@ -159,12 +159,12 @@ async def find_start(run_id: str) -> tuple[Journal, StartedRun | None, bool]:
     return journal, started, queued
 
 
-def _owner() -> audit.Owner | None:
-    """This execution's claim of its workflow, which the recorder's writes check (`audit.Owner`)."""
+def _owner() -> owners.Owner | None:
+    """This execution's claim of its workflow, which the recorder's writes check (`owners.Owner`)."""
     context = get_local_dbos_context()
     if context is None or context.owner_xid is None:
         return None
-    return audit.Owner(context.workflow_id, context.owner_xid)
+    return owners.Owner(context.workflow_id, context.owner_xid)
 
 
 @DBOS.step(name="agentruns.resume")

@@ -7,16 +7,14 @@ from datetime import datetime
 from typing import Any, LiteralString, cast
 
 import psycopg
-from dbos._error import DBOSWorkflowConflictIDError  # not exported; DBOS raises it when its own writes meet this
-from sqlalchemy import ClauseElement, Compiled, Connection, Dialect, Row, Update, bindparam, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import ClauseElement, Compiled, Connection, Dialect, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events.hub import HUB
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import Database, DatabaseKind
 from agentruns.storage.models import Base, JournalEntry, Run, RunLog, RunStep, UsageEntry
-from agentruns.storage.queries import events
+from agentruns.storage.queries import events, owners
 from agentruns.storage.queries.events import EventDraft
 from agentruns.storage.queries.inserts import insert_once, insert_once_on, insert_once_pipelined
 
@@ -31,25 +29,6 @@ async def set_runtime(session: AsyncSession, run_id: str, **values: Any) -> None
     await session.execute(update(Run).where(Run.id == run_id).values(**values))
 
 
-HANDED_OVER = "AR409"
-"""The SQLSTATE `agentruns_hold_workflow` raises (migration 0007)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """The workflow execution that writes a record: the run's workflow and the token DBOS wrote to the workflow's
-    row (`owner_xid`) when this execution claimed it.
-
-    A worker that stalls past its heartbeat (a long pause, a frozen VM) is taken for dead, and another takes its
-    workflows over while it may still be running them. A record of such a superseded execution is refused, so that
-    it stops before it sends another model request, as DBOS's own writes refuse it. The execution of a cancelled
-    workflow still writes: it records how its run's sandbox stopped.
-    """
-
-    workflow_id: str
-    token: str
-
-
 @dataclass(frozen=True, slots=True)
 class Record:
     """What the worker records of one model response or tool call of a run, or of its start, written in one
@@ -62,7 +41,7 @@ class Record:
     logs: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
     runtime: dict[str, Any] = field(default_factory=dict[str, Any])
     drafts: list[EventDraft] = field(default_factory=list[EventDraft])
-    owner: Owner | None = None
+    owner: owners.Owner | None = None
     """If set, the record is written only while this execution owns the run's workflow."""
     starts_at: datetime | None = None
     """If set, the record starts the run: queued → running at this time (its `run.status` event is the caller's
@@ -99,28 +78,29 @@ async def store(db: Database, record: Record) -> bool:
 
 async def _write_pipelined(db: Database, record: Record) -> int:
     dialect = db.engine.dialect
-    appended = None
-    try:
-        async with (
-            db.psycopg_connection() as connection,
-            connection.pipeline() as pipeline,
-            connection.transaction(),
-        ):
-            if record.owner is not None:  # first: the hold precedes every write and fails the transaction
-                hold = _compiled(dialect, _HOLD)
-                await connection.execute(cast(LiteralString, hold.string), hold.construct_params(_held(record.owner)))
-            appended = await _pipelined_rows(connection, pipeline, dialect, record)
-    except psycopg.Error as exc:
-        if record.owner is not None:
-            _refuse_if_handed_over(exc, record.owner)
-        raise
-    return 0 if appended is None else appended.rowcount
+    with owners.refused_if_handed_over(record.owner):
+        async with db.psycopg_connection() as connection, connection.pipeline() as pipeline:
+            async with connection.transaction():
+                if (owner := _held_apart(record)) is not None:  # first: it precedes every write
+                    hold = _compiled(dialect, owners.HOLD)
+                    params = hold.construct_params(owners.held(owner))
+                    await connection.execute(cast(LiteralString, hold.string), params)
+                appended = await _pipelined_rows(connection, pipeline, dialect, record)
+            row = None if appended is None else await appended.fetchone()  # synced by the commit
+    return 0 if row is None else row[0]
+
+
+def _held_apart(record: Record) -> owners.Owner | None:
+    """The owner whose hold is a statement of its own, first; None if the events' statement checks it (on PostgreSQL;
+    a record that starts the run checks it first, before it learns whether the run is still queued: a superseded
+    execution must fail, not take the run for cancelled and discard the new owner's workspace)."""
+    return record.owner if record.starts_at is not None or not record.drafts else None
 
 
 async def _pipelined_rows(
     connection: psycopg.AsyncConnection[Any], pipeline: psycopg.AsyncPipeline, dialect: Dialect, record: Record
 ) -> psycopg.AsyncCursor[Any] | None:
-    """Queue the record's statements on the pipeline; the cursor of the event insert, if there are events.
+    """Queue the record's statements on the pipeline; the cursor of the events' statement, if there are events.
 
     Raises:
         _NotQueued: The record starts the run, which is not queued (known after one round trip, before the rest).
@@ -137,67 +117,12 @@ async def _pipelined_rows(
         await insert_once_pipelined(cursor, dialect, model, rows)
     if not record.drafts:
         return None
-    return await events.append_pipelined(connection, dialect, record.run_id, record.drafts)
-
-
-async def hold(session: AsyncSession, owner: Owner | None) -> None:
-    """`store`'s check of its owner, in the session's transaction (`hold_on`).
-
-    Raises:
-        DBOSWorkflowConflictIDError: `owner` no longer owns its workflow.
-    """
-    if owner is not None:
-        await session.run_sync(lambda sync: hold_on(sync.connection(), owner))
-
-
-def hold_on(connection: Connection, owner: Owner | None) -> None:
-    """`store`'s check of its owner, in the transaction of a Core connection; nothing without an owner.
-
-    Raises:
-        DBOSWorkflowConflictIDError: `owner` no longer owns its workflow.
-    """
-    if owner is None:
-        return
-    if connection.dialect.name != "postgresql":
-        _check_holder(connection.execute(_HOLDER, {"workflow": owner.workflow_id}).first(), owner)
-        return
-    try:
-        connection.execute(_HOLD, _held(owner))
-    except DBAPIError as exc:
-        if isinstance(exc.orig, psycopg.Error):
-            _refuse_if_handed_over(exc.orig, owner)
-        raise
-
-
-def _refuse_if_handed_over(error: psycopg.Error, owner: Owner) -> None:
-    """Raise DBOS's `DBOSWorkflowConflictIDError` for the error of `agentruns_hold_workflow` that refuses `owner`."""
-    if error.sqlstate == HANDED_OVER:
-        raise DBOSWorkflowConflictIDError(owner.workflow_id) from error
-
-
-_HOLD = text("SELECT agentruns_hold_workflow(:workflow, :token)")
-"""PostgreSQL's check of the owner, on both write paths (the pipeline, a Core connection)."""
-
-
-def _held(owner: Owner) -> dict[str, str]:
-    return {"workflow": owner.workflow_id, "token": owner.token}
-
-
-_HOLDER = text("SELECT owner_xid, status FROM workflow_status WHERE workflow_uuid = :workflow")
-"""SQLite's check of the owner: in a writer's transaction (BEGIN IMMEDIATE), no other writer, DBOS's hand-off
-included, lands before it commits."""
-
-
-def _check_holder(row: Row[str | None, str] | None, owner: Owner) -> None:
-    """As agentruns_hold_workflow does on PostgreSQL (migration 0007), given the workflow's `owner_xid` and status."""
-    holder: str | None = None if row is None else row[0]
-    state: str | None = None if row is None else row[1]
-    if holder != owner.token and state != "CANCELLED":
-        raise DBOSWorkflowConflictIDError(owner.workflow_id)
+    owner = None if _held_apart(record) is not None else record.owner
+    return await events.append_pipelined(connection, dialect, record.run_id, record.drafts, owner)
 
 
 def _write(connection: Connection, record: Record) -> int:
-    hold_on(connection, record.owner)
+    owners.hold_on(connection, record.owner)
     if (run := _run_update(record)) is not None:
         updated = connection.execute(run.statement, run.params).rowcount
         if record.starts_at is not None and updated != 1:

@@ -24,6 +24,7 @@ from agentruns.events.hub import HUB
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunEvent
+from agentruns.storage.queries import owners
 from agentruns.storage.queries.inserts import table_of
 
 NOTIFY_CHANNEL = "agentruns_events"
@@ -61,32 +62,15 @@ class EventDraft:
     source: str | None = None
 
 
-# The statements of `append`, built once: building them per call cost more than running them.
-# PostgreSQL: one round trip locks the run's row and queues the NOTIFY that wakes other processes' streams at
-# commit (a wake-up with nothing new costs a stream one read). FOR NO KEY UPDATE: serialises this run's appends
-# without blocking inserts that reference the row.
-_LOCK_AND_NOTIFY = (
-    select(func.pg_notify(NOTIFY_CHANNEL, bindparam("notification")))
-    .where(Run.id == bindparam("run_id"))
-    .with_for_update(key_share=True)
-)
-# Then a second numbers and stores the drafts: under READ COMMITTED it sees what the writer that held the lock
-# before committed (in the locking statement, a subquery would read the numbers from before the wait). A draft
-# whose source is stored already (only on a replay after a crash) is left out, and the others numbered on; none is
-# stored once the run has ended, but for a `closing` one. The insert decides this itself, so that a transaction
-# can send both statements at once (`append_pipelined`).
+# PostgreSQL: one statement (migration 0008) checks the writer's hold on its workflow, if it has one, locks the run's
+# row so that this run's appends take turns, queues the NOTIFY that wakes other processes' streams at commit (a wake-up
+# with nothing new costs a stream one read), and numbers and stores the drafts: a draft whose source is stored already
+# (only on a replay after a crash) is left out and the others numbered on; none is stored once the run has ended, but
+# for a `closing` one. Built once: building it per call cost more than running it.
 _ENDED = [status.value for status in RunStatus if status.is_terminal]
-_INSERT_NUMBERED = text(
-    "INSERT INTO run_events (run_id, seq, name, source, data, created_at) "
-    "SELECT :run_id, last.seq + row_number() OVER (ORDER BY draft.ord), draft.name, draft.source, "
-    "CAST(draft.data AS JSONB), :created_at "
-    "FROM unnest(CAST(:names AS VARCHAR[]), CAST(:sources AS VARCHAR[]), CAST(:data AS TEXT[])) "
-    "WITH ORDINALITY AS draft(name, source, data, ord) "
-    "CROSS JOIN (SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = :run_id) AS last "
-    "WHERE (draft.source IS NULL OR NOT EXISTS "
-    "(SELECT 1 FROM run_events AS stored WHERE stored.run_id = :run_id AND stored.source = draft.source)) "
-    "AND EXISTS (SELECT 1 FROM runs WHERE runs.id = :run_id "
-    "AND (:closing OR runs.status <> ALL(CAST(:ended AS VARCHAR[]))))"
+_APPEND = text(
+    "SELECT agentruns_append_events(:run_id, :notification, :created_at, CAST(:names AS TEXT[]), "
+    "CAST(:sources AS TEXT[]), CAST(:data AS TEXT[]), :closing, CAST(:ended AS TEXT[]), :workflow, :token)"
 )
 # SQLite: BEGIN IMMEDIATE (`Database.write`) holds the database's write lock already: one statement reads the
 # status, the last number and whether any draft was stored already; then one inserts.
@@ -108,56 +92,64 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
     return stored
 
 
-def append_on(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool = False) -> int:
+def append_on(
+    connection: Connection,
+    run_id: str,
+    drafts: Sequence[EventDraft],
+    *,
+    closing: bool = False,
+    owner: owners.Owner | None = None,
+) -> int:
     """`append` on a Core connection (`Database.write_core`), whose caller wakes this process's streams of the run
-    (`HUB.publish`) once the transaction commits, if any event was stored."""
+    (`HUB.publish`) once the transaction commits, if any event was stored; with `owner`, the transaction holds the
+    owner's workflow too (`owners.hold_on`: on PostgreSQL in the same statement).
+
+    Raises:
+        DBOSWorkflowConflictIDError: `owner` no longer owns its workflow.
+    """
+    if connection.dialect.name != "postgresql":
+        owners.hold_on(connection, owner)
+        return _append_sqlite(connection, run_id, drafts, closing=closing) if drafts else 0
     if not drafts:
+        owners.hold_on(connection, owner)
         return 0
-    if connection.dialect.name == "postgresql":
-        return _append_postgresql(connection, run_id, drafts, closing=closing)
-    return _append_sqlite(connection, run_id, drafts, closing=closing)
+    with owners.refused_if_handed_over(owner):
+        return connection.execute(_APPEND, _append_params(run_id, drafts, closing=closing, owner=owner)).scalar_one()
 
 
 def _accepts(status: str | None, *, closing: bool) -> bool:
     return status is not None and (closing or not RunStatus(status).is_terminal)
 
 
-def _append_postgresql(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:
-    connection.execute(_LOCK_AND_NOTIFY, _lock_params(run_id))
-    return connection.execute(_INSERT_NUMBERED, _insert_params(run_id, drafts, closing=closing)).rowcount
-
-
-def _lock_params(run_id: str) -> dict[str, Any]:
-    return {"run_id": run_id, "notification": f"{run_id} {sender()}"}
-
-
-def _insert_params(run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> dict[str, Any]:
-    return {"run_id": run_id, "created_at": clock.now(), "names": [draft.name for draft in drafts],
-            "sources": [draft.source for draft in drafts], "data": [json.dumps(draft.data) for draft in drafts],
-            "closing": closing, "ended": _ENDED}  # fmt: skip
+def _append_params(
+    run_id: str, drafts: Sequence[EventDraft], *, closing: bool, owner: owners.Owner | None
+) -> dict[str, Any]:
+    return {"run_id": run_id, "notification": f"{run_id} {sender()}", "created_at": clock.now(),
+            "names": [draft.name for draft in drafts], "sources": [draft.source for draft in drafts],
+            "data": [json.dumps(draft.data) for draft in drafts], "closing": closing, "ended": _ENDED,
+            **owners.held(owner)}  # fmt: skip
 
 
 @functools.cache
-def _compiled(dialect: Dialect) -> tuple[Compiled, Compiled]:
-    return _LOCK_AND_NOTIFY.compile(dialect=dialect), _INSERT_NUMBERED.compile(dialect=dialect)
+def _compiled(dialect: Dialect) -> Compiled:
+    return _APPEND.compile(dialect=dialect)
 
 
 async def append_pipelined(
-    connection: psycopg.AsyncConnection[Any], dialect: Dialect, run_id: str, drafts: Sequence[EventDraft]
+    connection: psycopg.AsyncConnection[Any],
+    dialect: Dialect,
+    run_id: str,
+    drafts: Sequence[EventDraft],
+    owner: owners.Owner | None = None,
 ) -> psycopg.AsyncCursor[Any]:
-    """`append_on` through psycopg itself, for a connection in pipeline mode (its statements go out with the others
-    of the transaction); returns the cursor whose `rowcount`, once the pipeline has synced, is how many events were
-    stored."""
-    lock, insert_numbered = _compiled(dialect)
-    await connection.cursor().execute(_query(lock), lock.construct_params(_lock_params(run_id)))
-    inserted = connection.cursor()
-    params = insert_numbered.construct_params(_insert_params(run_id, drafts, closing=False))
-    await inserted.execute(_query(insert_numbered), params)
-    return inserted
-
-
-def _query(compiled: Compiled) -> LiteralString:
-    return cast(LiteralString, compiled.string)  # compiled from our own statements
+    """`append_on` through psycopg itself, for a connection in pipeline mode (its statement goes out with the others of
+    the transaction); returns its cursor, whose one row, once the pipeline has synced, holds how many events were
+    stored. A refused `owner` fails the transaction with psycopg's error (`owners.refused_if_handed_over`)."""
+    append = _compiled(dialect)
+    cursor = connection.cursor()
+    params = append.construct_params(_append_params(run_id, drafts, closing=False, owner=owner))
+    await cursor.execute(cast(LiteralString, append.string), params)  # compiled from our own statement
+    return cursor
 
 
 def _append_sqlite(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:

@@ -19,7 +19,7 @@ from agentruns.events import payloads
 from agentruns.events.hub import HUB
 from agentruns.storage.database import Database
 from agentruns.storage.models import Agent, Run, RunLog
-from agentruns.storage.queries import audit, events, webhooks
+from agentruns.storage.queries import events, owners, webhooks
 from agentruns.storage.queries.inserts import insert_once_on
 from agentruns.storage.queries.run_states import ACTIVE
 
@@ -27,13 +27,13 @@ from agentruns.storage.queries.run_states import ACTIVE
 @dataclass(frozen=True, slots=True)
 class Ending:
     """How the run ends (`run_states.completed` or `failed`), its sandbox's last fields and its last log lines, and the
-    workflow execution that records it (`audit.Owner`)."""
+    workflow execution that records it (`owners.Owner`)."""
 
     run_id: str
     values: dict[str, Any]
     runtime: dict[str, Any]
     logs: list[dict[str, Any]]
-    owner: audit.Owner | None = None
+    owner: owners.Owner | None = None
 
 
 class _Declined(Exception):
@@ -66,7 +66,6 @@ _HAS_CHILDREN = select(exists().where(Run.org_id == bindparam("org_id"), Run.par
 
 def _end(connection: Connection, ending: Ending) -> tuple[int, int]:
     """The statements of `end_alone`; how many events and webhook deliveries it stored."""
-    audit.hold_on(connection, ending.owner)
     values = ending.values | ending.runtime
     # SQL expressions (a CASE) are part of the statement; plain values are its parameters.
     shape: list[tuple[str, ColumnElement[Any] | None]] = []
@@ -83,7 +82,8 @@ def _end(connection: Connection, ending: Ending) -> tuple[int, int]:
     run = cast(Run, row)  # a row with the fields of a `Run` that what follows reads
     insert_once_on(connection, RunLog, ending.logs)
     now = clock.now()
-    appended = events.append_on(connection, run.id, [payloads.status_changed(run, now)], closing=True)
+    drafts = [payloads.status_changed(run, now)]
+    appended = events.append_on(connection, run.id, drafts, closing=True, owner=ending.owner)  # checks the owner
     scheduled = webhooks.schedule_on(connection, run, now)
     connection.execute(RETIRE_EPHEMERAL_AGENT, {"agent_id": run.agent_id, "now": now})
     if run.runtime_state == "stopped":
