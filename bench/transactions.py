@@ -1,11 +1,14 @@
-"""The CPU that each of a run's own transactions costs the worker's process, against a trivial transaction.
+"""The CPU that each of a run's own transactions costs the worker's process (and PostgreSQL's server), against a
+trivial transaction.
 
 (b) of `bench.execution` cannot see a change of a millisecond per run on this shared machine: two of its runs differ
 by 30%. This one measures each transaction a worker writes for a run of (b)'s shape, one at a time in this process,
 on a fresh SQLite file and a fresh PostgreSQL database: the run's start with its sandbox, a model response's record,
 a tool result's record, the end of a run alone, and the general end (a run with a parent or children, a cancel).
 The baseline is a write transaction of one `SELECT 1` on the same write path. The measures take turns, a batch of
-each per round, so that a load that comes and goes weighs on all alike; it prints the median of the rounds.
+each per round, so that a load that comes and goes weighs on all alike; it prints the median of the rounds. On
+PostgreSQL it prints the server's CPU per transaction too (all its processes, read from /proc: other databases' work
+counts, and the clock's 10 ms ticks make a batch of fewer than ~200 coarse).
 
     .venv/bin/python -m bench.transactions [--rounds 5] [--runs 60] [--backends sqlite,postgresql]
 """
@@ -16,6 +19,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
@@ -27,23 +31,29 @@ from agentruns import clock
 from agentruns.agent.deps import ToolOutcome
 from agentruns.engine import endings
 from agentruns.engine.client import EngineClient
+from agentruns.engine.names import workflow_id_for
 from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.schemas.agents import AgentCreate
 from agentruns.schemas.runs import RunCreate
-from agentruns.services import agents, runs
+from agentruns.services import agents, execution, runs
 from agentruns.services.auth import issue_key
 from agentruns.storage import migrate
-from agentruns.storage.database import Database
+from agentruns.storage.database import Database, DatabaseKind
 from agentruns.storage.models import Run
-from agentruns.storage.queries import run_states
-from bench.support import BACKENDS, fresh_database
+from agentruns.storage.queries import owners, run_states
+from agentruns.storage.queries.orphans import dbos_table
+from bench.support import BACKENDS, fresh_database, postgres_cpu_seconds
 
 MODEL = "offline/scripted"
 CALL = ToolCallPart(tool_name="write", args={"path": "bench.txt", "content": "x"}, tool_call_id="call_1")
 
 
+OWNER_TOKEN = "bench"  # noqa: S105 (a claim token, no secret)
+"""The claim of each run's workflow that its records carry, as a worker's do (`owners.Owner`)."""
+
+
 def _recorder(db: Database, run_id: str) -> DatabaseRecorder:
-    return DatabaseRecorder(db, run_id, MODEL)
+    return DatabaseRecorder(db, run_id, MODEL, owner=owners.Owner(workflow_id_for(run_id), OWNER_TOKEN))
 
 
 async def _start(db: Database, run_id: str) -> None:
@@ -94,16 +104,31 @@ async def _baseline(db: Database, run_id: str) -> None:
     await db.write_core(lambda connection: connection.execute(text("SELECT 1")))
 
 
-async def measure(url: str, rounds: int, runs_per_round: int) -> dict[str, float]:
-    """The median over the rounds of each measure's CPU per transaction, in ms."""
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """A measure's median CPU per transaction, in ms: this process's, and PostgreSQL's server's (None on SQLite)."""
+
+    process_ms: float
+    server_ms: float | None
+
+
+async def measure(url: str, rounds: int, runs_per_round: int) -> dict[str, Cost]:
+    """The median over the rounds of each measure's CPU per transaction."""
     await asyncio.to_thread(migrate.upgrade, url)
     db, engine = Database(url), EngineClient(url)
     org_id = (await issue_key(db, "bench")).org_id
     agent = await agents.create_agent(db, org_id, AgentCreate(name="bench", instructions="You help.", model=MODEL))
 
     async def new_runs(started: bool) -> list[str]:
+        """Runs exec'd, their workflows claimed as a worker claims them (no worker runs here)."""
         body = RunCreate.model_validate({"agentId": agent.id, "prompt": "p"})
         created = [(await runs.create_run(db, org_id, body)).id for _ in range(runs_per_round)]
+        for run_id in created:
+            await execution.exec_run(db, engine, org_id, run_id)
+        async with db.write() as session:
+            table = dbos_table(session, "workflow_status")
+            claim = text(f"UPDATE {table} SET status = 'PENDING', owner_xid = :token WHERE workflow_uuid = :id")  # noqa: S608
+            await session.execute(claim, [{"token": OWNER_TOKEN, "id": workflow_id_for(run_id)} for run_id in created])
         if started:
             for run_id in created:
                 await _start(db, run_id)
@@ -118,18 +143,25 @@ async def measure(url: str, rounds: int, runs_per_round: int) -> dict[str, float
         "the end of a run alone": (_end_alone, True),
         "the general end": (_general_end(engine), True),
     }
+    on_postgresql = db.kind is DatabaseKind.POSTGRESQL
     samples: dict[str, list[float]] = {name: [] for name in measures}
+    server_samples: dict[str, list[float]] = {name: [] for name in measures}
     try:
         for _ in range(rounds):
             for name, (transaction, started) in measures.items():
                 run_ids = await new_runs(started)
-                before = time.process_time()
+                before, server_before = time.process_time(), postgres_cpu_seconds() if on_postgresql else None
                 for run_id in run_ids:
                     await transaction(db, run_id)
                 samples[name].append((time.process_time() - before) * 1000 / len(run_ids))
+                if server_before is not None and (server_after := postgres_cpu_seconds()) is not None:
+                    server_samples[name].append((server_after - server_before) * 1000 / len(run_ids))
     finally:
         await db.dispose()
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return {
+        name: Cost(statistics.median(values), statistics.median(server_samples[name]) if server_samples[name] else None)
+        for name, values in samples.items()
+    }
 
 
 def main() -> None:
@@ -145,8 +177,12 @@ def main() -> None:
             medians = asyncio.run(measure(url, options.rounds, options.runs))
         baseline = next(iter(medians.values()))
         print(f"  {backend}:")
-        for name, value in medians.items():
-            print(f"    {name:<32} {value:6.2f} ms  ({value / baseline:4.1f}× the baseline)")
+        for name, cost in medians.items():
+            ratio = cost.process_ms / baseline.process_ms
+            line = f"    {name:<32} {cost.process_ms:6.2f} ms  ({ratio:4.1f}× the baseline)"
+            if cost.server_ms is not None and baseline.server_ms:
+                line += f"   server {cost.server_ms:5.2f} ms ({cost.server_ms / baseline.server_ms:4.1f}×)"
+            print(line)
 
 
 if __name__ == "__main__":
