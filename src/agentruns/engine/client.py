@@ -5,6 +5,7 @@ API processes never execute workflows; they talk to the DBOS tables of the share
 """
 
 from dbos import DBOSClient, EnqueueOptions
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,14 @@ class EngineClient:
 
         `resume` N enqueues the workflow that resumes the run after its wait N instead.
         """
+        await session.run_sync(
+            lambda sync: self.enqueue_on(sync, run_id=run_id, org_id=org_id, workflow_id=workflow_id, resume=resume)
+        )
+
+    def enqueue_on(
+        self, connection: Connection | Session, *, run_id: str, org_id: str, workflow_id: str, resume: int = 0
+    ) -> None:
+        """`enqueue_in` in the transaction of a Core connection (`Database.write_core`) or a sync session."""
         options: EnqueueOptions = {
             "queue_name": QUEUE_NAME,
             "workflow_name": WORKFLOW_NAME,
@@ -34,11 +43,7 @@ class EngineClient:
             "app_version": WORKFLOW_VERSION,
             "queue_partition_key": org_id,
         }
-
-        def enqueue(sync_session: Session) -> None:
-            self._client.enqueue_in_transaction(sync_session, options, *((run_id, resume) if resume else (run_id,)))
-
-        await session.run_sync(enqueue)
+        self._client.enqueue_in_transaction(connection, options, *((run_id, resume) if resume else (run_id,)))
 
     async def cancel(self, workflow_id: str) -> None:
         """Mark the workflow cancelled so that no worker starts or resumes it."""

@@ -34,7 +34,7 @@ async def execute(
     """
     digest = request_hash("execute", body)
 
-    async def create(session: AsyncSession) -> ExecuteStarted:
+    async def create_in(session: AsyncSession) -> ExecuteStarted:
         now = clock.now()
         run_id = new_id("run")
         sandbox = body.sandbox or Sandbox()
@@ -57,5 +57,9 @@ async def execute(
         run = await add_run(session, new, now)
         await execute_in(session, engine, run)
         return _started(run)
+
+    async def create() -> ExecuteStarted:
+        async with db.write() as session:
+            return await create_in(session)
 
     return await create_once(db, org_id, idempotency_key, digest, create, _started)

@@ -43,10 +43,11 @@ async def create_once(
     org_id: str,
     key: str | None,
     digest: str,
-    create: Callable[[AsyncSession], Awaitable[T]],
+    create: Callable[[], Awaitable[T]],
     replay: Callable[[Run], T],
 ) -> tuple[T, bool]:
-    """`create` in a write transaction, unless `key` already made a run: then `replay` of that run.
+    """`create`, a write transaction that stores a run with `key`, unless `key` already made a run: then `replay` of
+    that run.
 
     Returns:
         The answer, and whether it is a replay.
@@ -55,15 +56,13 @@ async def create_once(
         Conflict: The key was used with a different request.
     """
     if key is None:
-        async with db.write() as session:
-            return await create(session), False
+        return await create(), False
     async with db.read() as session:
         made = await _made_by(session, org_id, key, digest)
     if made is not None:
         return replay(made), True
     try:
-        async with db.write() as session:
-            return await create(session), False
+        return await create(), False
     except IntegrityError:
         # Another request with this key created its run in the meantime: the unique constraint stopped this one.
         async with db.read() as session:

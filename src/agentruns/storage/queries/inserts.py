@@ -39,16 +39,18 @@ async def insert_once(session: AsyncSession, model: type[Base], rows: list[dict[
     and caches it, where an insert of `.values(rows)` through the ORM was compiled anew for every call.
     """
     if rows:
-        await session.execute(_insert_once_statement(session.get_bind().dialect.name, model), _by_column(model, rows))
+        await session.execute(_insert_once_statement(session.get_bind().dialect.name, model), by_column(model, rows))
 
 
 def insert_once_on(connection: Connection, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """`insert_once` on a Core connection (`Database.write_core`)."""
     if rows:
-        connection.execute(_insert_once_statement(connection.dialect.name, model), _by_column(model, rows))
+        connection.execute(_insert_once_statement(connection.dialect.name, model), by_column(model, rows))
 
 
-def _by_column(model: type[Base], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_column(model: type[Base], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows keyed by the model's attribute names, keyed by its columns' instead: the parameters of a Core statement of
+    its table."""
     renamed = _renamed(model)
     return rows if renamed is None else [{renamed[key]: value for key, value in row.items()} for row in rows]
 

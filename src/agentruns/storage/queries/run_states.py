@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, Update, case, update
+from sqlalchemy import Connection, CursorResult, Result, Update, bindparam, case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
@@ -24,12 +24,26 @@ ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
 
 async def claim_for_exec(session: AsyncSession, org_id: str, run_id: str, workflow_id: str) -> bool:
     """A queued run that was never executed gets its workflow id; False if it was executed or ended."""
-    result = await session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.org_id == org_id, Run.status == RunStatus.QUEUED, Run.workflow_id.is_(None))
-        .values(workflow_id=workflow_id)
+    return await session.run_sync(lambda sync: claim_for_exec_on(sync.connection(), org_id, run_id, workflow_id))
+
+
+def claim_for_exec_on(connection: Connection, org_id: str, run_id: str, workflow_id: str) -> bool:
+    """`claim_for_exec` on a Core connection (`Database.write_core`)."""
+    params = {"org": org_id, "run": run_id, "new_workflow_id": workflow_id}
+    return connection.execute(_CLAIM_FOR_EXEC, params).rowcount == 1
+
+
+_CLAIM_FOR_EXEC = (
+    update(Run)
+    .where(
+        Run.id == bindparam("run"),
+        Run.org_id == bindparam("org"),
+        Run.status == RunStatus.QUEUED.value,
+        Run.workflow_id.is_(None),
     )
-    return changed(result)
+    .values(workflow_id=bindparam("new_workflow_id"))
+)
+"""Built once: building it per exec cost more than running it."""
 
 
 def completed(at: datetime, output: str) -> dict[str, Any]:
