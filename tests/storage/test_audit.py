@@ -1,6 +1,7 @@
 """A record of one model response or tool call: stored whole in one transaction or not at all, never twice, and its
 events only while the run goes on, on the two write paths (SQLite's writer thread, PostgreSQL's pipeline)."""
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -107,6 +108,21 @@ def test_a_record_that_fails_stores_nothing(client: httpx.Client, bridge: AsyncB
     stored = bridge.call(_stored, bridge, run_id)
     assert (stored["journal"], stored["steps"], stored["usage"], stored["logs"]) == (0, 0, [], 0)
     assert stored["events"] == [(1, "run.status", None)]
+
+
+def test_a_record_that_fails_before_it_is_all_sent_stores_nothing(client: httpx.Client, bridge: AsyncBridge) -> None:
+    # On PostgreSQL the journal and the steps have gone to the server when the usage fails to encode: the transaction
+    # must not commit them.
+    run_id = _queued_run(client)
+    record = _record(run_id)
+    unencodable = [entry | {"metadata_": {"note": object()}} for entry in record.usage]
+    with pytest.raises(Exception, match="not JSON serializable"):  # TypeError, or SQLAlchemy's wrapping it
+        bridge.call(audit.store, bridge.db, replace(record, usage=unencodable))
+
+    stored = bridge.call(_stored, bridge, run_id)
+    assert (stored["journal"], stored["steps"], stored["usage"], stored["logs"]) == (0, 0, [], 0)
+    bridge.call(audit.store, bridge.db, record)  # and the next write goes through whole
+    assert bridge.call(_stored, bridge, run_id)["steps"] == 2
 
 
 def test_once_the_run_ended_a_record_keeps_its_rows_but_appends_no_event(

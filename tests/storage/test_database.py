@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, insert, select, text
 
 from agentruns import clock
@@ -147,3 +148,29 @@ def test_a_psycopg_connection_cut_off_mid_statement_does_not_go_back_to_the_pool
 
     with postgres_database() as url:
         assert asyncio.run(asyncio.wait_for(scenario(url), 20)) == (True, 1)
+
+
+@needs_postgresql
+def test_a_pipelined_transaction_that_fails_leaves_its_connection_as_the_pool_hands_it_out() -> None:
+    async def scenario(url: str) -> tuple[bool, bool, int]:
+        db = Database(url, pool_size=1)
+        with contextlib.suppress(psycopg.errors.DivisionByZero):
+            async with db.pipelined_transaction() as (connection, _):
+                await connection.execute("CREATE TEMPORARY TABLE written (n int)")
+                await connection.execute("SELECT 1 / 0")
+        with contextlib.suppress(RuntimeError):
+            async with db.pipelined_transaction() as (connection, pipeline):
+                await connection.execute("CREATE TEMPORARY TABLE written (n int)")
+                await pipeline.sync()
+                raise RuntimeError("the caller gives up midway")
+        async with db.psycopg_connection() as connection:  # the pool's one connection
+            autocommit, idle = connection.autocommit, connection.info.transaction_status == TransactionStatus.IDLE
+            cursor = await connection.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'written'")
+            written = (await cursor.fetchone() or (0,))[0]
+            await connection.rollback()
+        await db.dispose()
+        return autocommit, idle, written
+
+    with postgres_database() as url:
+        # out of autocommit, outside any transaction, and neither transaction left its table
+        assert asyncio.run(asyncio.wait_for(scenario(url), 20)) == (False, True, 0)

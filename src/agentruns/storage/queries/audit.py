@@ -79,14 +79,13 @@ async def store(db: Database, record: Record) -> bool:
 async def _write_pipelined(db: Database, record: Record) -> int:
     dialect = db.engine.dialect
     with owners.refused_if_handed_over(record.owner):
-        async with db.psycopg_connection() as connection, connection.pipeline() as pipeline:
-            async with connection.transaction():
-                if (owner := _held_apart(record)) is not None:  # first: it precedes every write
-                    hold = _compiled(dialect, owners.HOLD)
-                    params = hold.construct_params(owners.held(owner))
-                    await connection.execute(cast(LiteralString, hold.string), params)
-                appended = await _pipelined_rows(connection, pipeline, dialect, record)
-            row = None if appended is None else await appended.fetchone()  # synced by the commit
+        async with db.pipelined_transaction() as (connection, pipeline):
+            if (owner := _held_apart(record)) is not None:  # first: it precedes every write
+                hold = _compiled(dialect, owners.HOLD)
+                params = hold.construct_params(owners.held(owner))
+                await connection.execute(cast(LiteralString, hold.string), params)
+            appended = await _pipelined_rows(connection, pipeline, dialect, record)
+        row = None if appended is None else await appended.fetchone()  # synced at the end of the transaction
     return 0 if row is None else row[0]
 
 
