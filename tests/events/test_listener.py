@@ -7,7 +7,14 @@ import pytest
 
 from agentruns.events.hub import EventHub
 from agentruns.events.listener import NotificationListener
-from agentruns.storage.queries.events import NOTIFY_CHANNEL, sender
+from agentruns.schemas.agents import AgentCreate
+from agentruns.schemas.runs import RunCreate
+from agentruns.services import agents, runs
+from agentruns.services.auth import issue_key
+from agentruns.storage import migrate
+from agentruns.storage.database import Database
+from agentruns.storage.queries import events
+from agentruns.storage.queries.events import NOTIFY_CHANNEL, EventDraft, sender
 from tests.support.databases import BACKENDS, postgres_database
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends under test")
@@ -78,3 +85,23 @@ def test_on_sqlite_the_listener_does_nothing(tmp_path: object) -> None:
         assert not listener.listening.is_set()
 
     asyncio.run(scenario())
+
+
+def test_a_committed_append_notifies_on_the_channel_listeners_hear() -> None:
+    # The notification is sent by the append's SQL function (migration 0008), not by this package's Python.
+    async def scenario(url: str) -> tuple[list[str], str]:
+        await asyncio.to_thread(migrate.upgrade, url)
+        db = Database(url)
+        org_id = (await issue_key(db, "listeners")).org_id
+        agent = await agents.create_agent(db, org_id, AgentCreate(name="a", instructions="i", model="offline/scripted"))
+        run = await runs.create_run(db, org_id, RunCreate.model_validate({"agentId": agent.id, "prompt": "p"}))
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listening:
+            await listening.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            await db.write_core(lambda connection: events.append_on(connection, run.id, [EventDraft("x", {})]))
+            heard = [notification.payload async for notification in listening.notifies(timeout=10, stop_after=1)]
+        await db.dispose()
+        return heard, run.id
+
+    with postgres_database() as url:
+        heard, run_id = asyncio.run(scenario(url))
+    assert heard == [f"{run_id} {sender()}"]

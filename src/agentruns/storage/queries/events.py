@@ -28,7 +28,8 @@ from agentruns.storage.queries import owners
 from agentruns.storage.queries.inserts import table_of
 
 NOTIFY_CHANNEL = "agentruns_events"
-"""The PostgreSQL channel on which a committed append names its run and its sender: `<run id> <sender>`."""
+"""The PostgreSQL channel on which a committed append names its run and its sender: `<run id> <sender>` (written out in
+`agentruns_append_events`, migration 0008, which notifies)."""
 
 _senders: dict[int, str] = {}
 
