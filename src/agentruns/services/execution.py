@@ -1,12 +1,11 @@
 """Run execution use cases: start a run's durable workflow exactly once, and cancel a run."""
 
-from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
 from agentruns.engine import endings
 from agentruns.engine.client import EngineClient
-from agentruns.engine.names import workflow_id_for
+from agentruns.engine.launch import execute_on
 from agentruns.errors import Conflict
 from agentruns.schemas.runs import RunCancelled, RunExecuted, RunStatus
 from agentruns.services.runs import run_not_found
@@ -19,16 +18,9 @@ EXEC_MESSAGE = "Run started. Poll /run/:id/status, stream /run/:id/events or reg
 
 async def exec_run(db: Database, engine: EngineClient, org_id: str, run_id: str) -> RunExecuted:
     """Enqueue the run's workflow; the run's claim and the enqueue commit together, so exactly one exec wins."""
-    workflow_id = workflow_id_for(run_id)
-
-    def claim_and_enqueue(connection: Connection) -> bool:
-        if not run_states.claim_for_exec_on(connection, org_id, run_id, workflow_id):
-            return False
-        engine.enqueue_on(connection, run_id=run_id, org_id=org_id, workflow_id=workflow_id)
-        return True
-
     # On Core, not an ORM session: the exec is half of the API's work for each run.
-    if await db.write_core(claim_and_enqueue):
+    workflow_id = await db.write_core(lambda connection: execute_on(connection, engine, org_id, run_id))
+    if workflow_id is not None:
         return RunExecuted(id=run_id, status=RunStatus.RUNNING, workflow_id=workflow_id, message=EXEC_MESSAGE)
     async with db.read() as session:
         run = await runs.get(session, org_id, run_id)

@@ -22,13 +22,9 @@ from agentruns.storage.queries import events, webhooks
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
 
 
-async def claim_for_exec(session: AsyncSession, org_id: str, run_id: str, workflow_id: str) -> bool:
-    """A queued run that was never executed gets its workflow id; False if it was executed or ended."""
-    return await session.run_sync(lambda sync: claim_for_exec_on(sync.connection(), org_id, run_id, workflow_id))
-
-
 def claim_for_exec_on(connection: Connection, org_id: str, run_id: str, workflow_id: str) -> bool:
-    """`claim_for_exec` on a Core connection (`Database.write_core`)."""
+    """A queued run that was never executed gets its workflow id, on a Core connection (`Database.write_core`, or a
+    session's); False if it was executed or ended."""
     params = {"org": org_id, "run": run_id, "new_workflow_id": workflow_id}
     return connection.execute(_CLAIM_FOR_EXEC, params).rowcount == 1
 
