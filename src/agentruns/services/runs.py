@@ -2,12 +2,11 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection
 
 from agentruns import clock
 from agentruns.engine.launch import NewRun, add_run_on
 from agentruns.errors import NotFound
-from agentruns.ids import new_id
 from agentruns.schemas.catalog import LIST_PROMPT_CHARS
 from agentruns.schemas.runs import (
     RunCreate,
@@ -22,9 +21,8 @@ from agentruns.services.callbacks import checked_callback_url
 from agentruns.services.idempotency import create_once, request_hash
 from agentruns.services.run_details import duration_ms, run_details_of
 from agentruns.storage.database import Database
-from agentruns.storage.models import Agent, Run, RunPendingCall, RunWatcher
-from agentruns.storage.queries import run_tree, runs, waits
-from agentruns.storage.queries.inserts import table_of
+from agentruns.storage.models import Run, RunPendingCall
+from agentruns.storage.queries import agents, run_tree, runs, waits
 from agentruns.storage.queries.pages import UnknownCursor
 
 
@@ -69,7 +67,7 @@ async def create_run_once(
 
     def create(connection: Connection) -> RunCreated:
         now = clock.now()
-        agent = connection.execute(_RUNNABLE_AGENT, {"org_id": org_id, "agent_id": body.agent_id}).first()
+        agent = agents.runnable_on(connection, org_id, body.agent_id)
         if agent is None:
             raise NotFound(f"agent {body.agent_id!r} not found (or deleted)")
         new = NewRun(
@@ -80,21 +78,12 @@ async def create_run_once(
         )  # fmt: skip
         run_id = add_run_on(connection, new, now)
         if body.callback_url is not None:
-            watcher = {"id": new_id("watch"), "run_id": run_id, "url": body.callback_url, "created_at": now}
-            connection.execute(_INSERT_WATCHER, [watcher])
+            runs.add_watcher_on(connection, run_id, body.callback_url, now)
         return RunCreated(id=run_id, agent_id=agent.id, status=RunStatus.QUEUED, object_ids=new.object_ids,
                           metadata=new.metadata, created_at=now)  # fmt: skip
 
     # On Core, not an ORM session: the create is half of the API's work for each run.
     return await create_once(db, org_id, idempotency_key, digest, lambda: db.write_core(create), _created)
-
-
-_RUNNABLE_AGENT = select(Agent.id, Agent.model).where(
-    Agent.id == bindparam("agent_id"), Agent.org_id == bindparam("org_id"), Agent.is_active.is_(True),
-    Agent.ephemeral.is_(False),
-)  # fmt: skip
-"""An agent that runs can be created for: active, and not the ephemeral agent of an `execute`."""
-_INSERT_WATCHER = insert(table_of(RunWatcher))
 
 
 async def list_runs(

@@ -1,17 +1,28 @@
 """Queries on runs and their audit trail (steps, usage entries, logs, watchers)."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agentruns.ids import new_id
 from agentruns.storage.models import Run, RunLog, RunStep, RunWatcher, UsageEntry
+from agentruns.storage.queries.inserts import table_of
 from agentruns.storage.queries.pages import PageOf, fetch_page
 
 
 async def get(session: AsyncSession, org_id: str, run_id: str) -> Run | None:
     """A run of the organization."""
     return await session.scalar(select(Run).where(Run.id == run_id, Run.org_id == org_id))
+
+
+def add_watcher_on(connection: Connection, run_id: str, url: str, at: datetime) -> None:
+    """Store a callback URL to notify when the run ends, on a Core connection (`Database.write_core`)."""
+    connection.execute(_INSERT_WATCHER, [{"id": new_id("watch"), "run_id": run_id, "url": url, "created_at": at}])
+
+
+_INSERT_WATCHER = insert(table_of(RunWatcher))
 
 
 async def page(
