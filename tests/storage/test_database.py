@@ -174,3 +174,23 @@ def test_a_pipelined_transaction_that_fails_leaves_its_connection_as_the_pool_ha
     with postgres_database() as url:
         # out of autocommit, outside any transaction, and neither transaction left its table
         assert asyncio.run(asyncio.wait_for(scenario(url), 20)) == (False, True, 0)
+
+
+@needs_postgresql
+def test_a_core_read_leaves_its_connection_s_prepared_statements_in_place() -> None:
+    # psycopg prepares a statement the sixth time a connection runs it, and forgets every one at a ROLLBACK: reads
+    # that ended by rolling back kept the pool's connections from ever keeping a plan.
+    def prepared_after_select(connection: Connection) -> int:
+        connection.execute(text("SELECT count(*) FROM pg_class WHERE relname = :name"), {"name": "runs"})
+        return int(connection.scalar(text("SELECT count(*) FROM pg_prepared_statements")) or 0)
+
+    async def scenario(url: str) -> list[int]:
+        db = Database(url, pool_size=1)
+        prepared = [await db.read_core(prepared_after_select) for _ in range(8)]
+        await db.dispose()
+        return prepared
+
+    with postgres_database() as url:
+        prepared = asyncio.run(asyncio.wait_for(scenario(url), 20))
+    assert prepared[:5] == [0] * 5  # not yet
+    assert prepared[-1] >= 1, prepared

@@ -180,7 +180,11 @@ class Database:
         """Run `statements`, a plain function of Core statements on a connection, in one read-only transaction; its
         result. One greenlet for them all and no ORM session: for a read on a run's hot path (its start)."""
         async with self.engine.connect() as connection:
-            return await connection.run_sync(statements)
+            result = await connection.run_sync(statements)
+            # Ended by a COMMIT, not the ROLLBACK of an unfinished one: psycopg forgets the connection's prepared
+            # statements at every ROLLBACK, and PostgreSQL would then plan each statement of its next users anew.
+            await connection.commit()
+            return result
 
     @asynccontextmanager
     async def write(self) -> AsyncGenerator[AsyncSession]:
