@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -14,7 +16,7 @@ from sqlalchemy import create_engine
 from agentruns.storage import migrate
 from agentruns.storage.database import driver_url
 from agentruns.storage.models import Base
-from tests.support.databases import postgres_database
+from tests.support.databases import BACKENDS, postgres_database
 
 
 def ours(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -63,3 +65,15 @@ def test_processes_starting_together_migrate_once() -> None:
         head = ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
         assert migrate.current_revision(url) == head
         assert all(f"database at revision {head}" in output for output in outputs)
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends")
+def test_the_events_function_plans_its_statements_once_per_connection() -> None:
+    # Left to PostgreSQL's choice, a database without statistics re-planned the function's INSERT at every append.
+    with postgres_database() as url:
+        migrate.upgrade(url)
+        with psycopg.connect(url) as connection:
+            row = connection.execute(
+                "SELECT proconfig FROM pg_proc WHERE proname = 'agentruns_append_events'"
+            ).fetchone()
+    assert row is not None and "plan_cache_mode=force_generic_plan" in (row[0] or [])
