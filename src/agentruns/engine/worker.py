@@ -87,7 +87,7 @@ class Worker:
             "log_level": "WARNING",
             "max_executor_threads": 64,
             "sys_db_pool_size": self.settings.engine_pool_size,
-            # DBOS pings each connection it checks out (a round trip, five a run); it retries its statements on a
+            # DBOS pings each connection it checks out (a round trip, about two a run); it retries its statements on a
             # dropped connection anyway (`db_retry`), so, as our own pool does, recycle connections instead.
             "db_engine_kwargs": {"pool_pre_ping": False, "pool_recycle": 1800},
             "notification_listener_polling_interval_sec": 0.1,

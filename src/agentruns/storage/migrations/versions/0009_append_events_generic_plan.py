@@ -13,7 +13,7 @@ depends_on: str | None = None
 
 # PL/pgSQL caches a plan for each statement of a function, but PostgreSQL's plan cache re-plans a statement at every
 # call while a plan for the call's values looks cheaper than the generic one, and on a database without statistics
-# yet (a new deployment, a run's first events) it did so at every append: 0.26 ms of the server's CPU each, more than
+# yet (a new deployment's first minute) it did so at every append: 0.26 ms of the server's CPU each, more than
 # the INSERT's execution (pg_stat_statements, docs/benchmarks.md). The statements look up one run's rows by its key,
 # where the values cannot change the plan that fits.
 _SIGNATURE = "agentruns_append_events(text, text, timestamptz, text[], text[], text[], boolean, text[], text, text)"
