@@ -147,6 +147,22 @@ def _throughput_report(backend: str, result: Throughput, concurrency: int, label
             f"    CPU of the PostgreSQL server on this host (all its databases): "
             f"{1000 * cost.postgres_cpu_seconds / max(result.completed, 1):.1f} ms per run"
         )
+    _ceiling(result, postgresql=backend == "postgresql")
+
+
+def _ceiling(result: Throughput, *, postgresql: bool) -> None:
+    """The most runs per second this machine's cores could complete at the CPU a run cost in all, and the CPU per run
+    the target leaves: what bounds (b) when every core is busy."""
+    cost, cores = result.runs_cost, os.cpu_count() or 1
+    database_cpu = (cost.postgres_cpu_seconds or 0.0) if postgresql else 0.0
+    total_ms = 1000 * (cost.server_cpu_seconds + database_cpu + cost.client_cpu_seconds)
+    per_run_ms = total_ms / max(result.completed, 1)
+    parts = "server, PostgreSQL, client" if postgresql else "server, client"
+    print(
+        f"    all of it ({parts}): {per_run_ms:.1f} ms of CPU per run: {cores} cores at full use "
+        f"complete at most {1000 * cores / per_run_ms:.0f} runs/s; {TARGET_RUNS_PER_SECOND:g} runs/s leaves "
+        f"{1000 * cores / TARGET_RUNS_PER_SECOND:.0f} ms per run"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
