@@ -10,16 +10,11 @@ import httpx
 import psycopg
 import pytest
 
-from agentruns.services.auth import issue_key
-from agentruns.settings import Settings
-from agentruns.storage import migrate
 from tests.engine.conftest import quick_worker, sleep_until_interrupted, wait_for_status, wait_until
 from tests.sandbox.conftest import commands_running, pids_running
-from tests.support.databases import BACKENDS, postgres_database
+from tests.support.databases import needs_postgresql
 from tests.support.factories import make_agent, make_run
 from tests.support.model_stub import ModelStub
-from tests.support.portal import async_bridge
-from tests.support.servers import running_server
 from tests.support.workers import WorkerProcess
 
 
@@ -80,32 +75,28 @@ def test_a_stopped_worker_run_resumes_with_no_step_twice(
     assert details["result"]["output"] == "done"
 
 
-@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends")
-def test_a_worker_whose_engine_connections_were_cut_goes_on_running_runs(workspaces: Path) -> None:
+@needs_postgresql
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_worker_whose_engine_connections_were_cut_goes_on_running_runs(
+    fresh: tuple[str, httpx.Client], workspaces: Path
+) -> None:
     # The engine's pool does not ping a connection before each use (a round trip each, see engine/worker.py): a
     # statement on a dropped one fails, and DBOS runs it again on a new connection.
-    with postgres_database() as url:
-        migrate.upgrade(url)
-        with async_bridge(url) as bridge:
-            key = bridge.call(issue_key, bridge.db, "cut").key
-        worker = WorkerProcess(url, workspaces)
-        try:
-            with (
-                running_server(Settings(database_url=url)) as base,
-                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client,
-            ):
-                agent = make_agent(client)["id"]
-                first = make_run(client, agent, prompt="reply one")["id"]
-                assert client.post(f"/agent/v1/run/{first}/exec").status_code == 200
-                assert wait_for_status(client, first)["status"] == "completed"
-                with psycopg.connect(url, autocommit=True) as admin:
-                    cut = admin.execute(
-                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND application_name = 'dbos_transact'"
-                    ).fetchone()
-                second = make_run(client, agent, prompt="reply two")["id"]
-                assert client.post(f"/agent/v1/run/{second}/exec").status_code == 200
-                assert wait_for_status(client, second)["status"] == "completed"
-        finally:
-            worker.stop()
+    url, client = fresh
+    worker = WorkerProcess(url, workspaces)
+    try:
+        agent = make_agent(client)["id"]
+        first = make_run(client, agent, prompt="reply one")["id"]
+        assert client.post(f"/agent/v1/run/{first}/exec").status_code == 200
+        assert wait_for_status(client, first)["status"] == "completed"
+        with psycopg.connect(url, autocommit=True) as admin:
+            cut = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'dbos_transact'"
+            ).fetchone()
+        second = make_run(client, agent, prompt="reply two")["id"]
+        assert client.post(f"/agent/v1/run/{second}/exec").status_code == 200
+        assert wait_for_status(client, second)["status"] == "completed"
+    finally:
+        worker.stop()
     assert cut is not None and cut[0] >= 1

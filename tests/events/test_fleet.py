@@ -6,17 +6,16 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-import pytest
 
 from agentruns.storage import migrate
-from tests.support.databases import BACKENDS, postgres_database
+from tests.support.databases import needs_postgresql, postgres_database
 from tests.support.factories import make_agent, make_run
 from tests.support.fleet import api_processes
 from tests.support.model_stub import ModelStub
 from tests.support.sse import Frame, events_of, frames
 from tests.support.workers import WorkerProcess
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends under test")
+pytestmark = needs_postgresql
 
 
 def test_a_stream_on_another_api_process_gets_every_event_live(

@@ -3,7 +3,6 @@
 import asyncio
 
 import psycopg
-import pytest
 
 from agentruns.events.hub import EventHub
 from agentruns.events.listener import NotificationListener
@@ -15,9 +14,9 @@ from agentruns.storage import migrate
 from agentruns.storage.database import Database
 from agentruns.storage.queries import events
 from agentruns.storage.queries.events import NOTIFY_CHANNEL, EventDraft, sender
-from tests.support.databases import BACKENDS, postgres_database
+from tests.support.databases import needs_postgresql, postgres_database
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends under test")
+pytestmark = needs_postgresql
 
 
 async def _notify(url: str, run_id: str) -> None:

@@ -16,11 +16,9 @@ from sqlalchemy import Connection, insert, select, text
 from agentruns import clock
 from agentruns.storage.database import Database
 from agentruns.storage.models import Worker
-from tests.support.databases import BACKENDS, postgres_database
+from tests.support.databases import needs_postgresql, postgres_database
 from tests.support.portal import AsyncBridge
 from tests.support.servers import free_port
-
-needs_postgresql = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends")
 
 
 def test_a_core_write_commits_when_it_returns_and_stores_nothing_when_it_raises(bridge: AsyncBridge) -> None:

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import psycopg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -16,7 +15,7 @@ from sqlalchemy import create_engine
 from agentruns.storage import migrate
 from agentruns.storage.database import driver_url
 from agentruns.storage.models import Base
-from tests.support.databases import BACKENDS, postgres_database
+from tests.support.databases import needs_postgresql, postgres_database
 
 
 def ours(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -67,7 +66,7 @@ def test_processes_starting_together_migrate_once() -> None:
         assert all(f"database at revision {head}" in output for output in outputs)
 
 
-@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends")
+@needs_postgresql
 def test_the_events_function_plans_its_statements_once_per_connection() -> None:
     # Left to PostgreSQL's choice, a database without statistics re-planned the function's INSERT at every append.
     with postgres_database() as url:

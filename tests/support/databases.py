@@ -7,10 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 
 POSTGRES_ADMIN_URL = os.environ.get("AGENTRUNS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = tuple(os.environ.get("AGENTRUNS_TEST_BACKENDS", "sqlite,postgresql").split(","))
+needs_postgresql = pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends")
+"""A test of what only PostgreSQL does."""
 
 
 @contextmanager
