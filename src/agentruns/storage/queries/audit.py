@@ -4,17 +4,17 @@ after a crash writes nothing twice."""
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, LiteralString, cast
+from typing import Any
 
 import psycopg
-from sqlalchemy import ClauseElement, Compiled, Connection, Dialect, Update, bindparam, update
+from sqlalchemy import Connection, Dialect, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events.hub import HUB
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import Database, DatabaseKind
 from agentruns.storage.models import Base, JournalEntry, Run, RunLog, RunStep, UsageEntry
-from agentruns.storage.queries import events, owners
+from agentruns.storage.queries import events, owners, pipelined
 from agentruns.storage.queries.events import EventDraft
 from agentruns.storage.queries.inserts import insert_once, insert_once_on, insert_once_pipelined
 
@@ -81,9 +81,7 @@ async def _write_pipelined(db: Database, record: Record) -> int:
     with owners.refused_if_handed_over(record.owner):
         async with db.pipelined_transaction() as (connection, pipeline):
             if (owner := _held_apart(record)) is not None:  # first: it precedes every write
-                hold = _compiled(dialect, owners.HOLD)
-                params = hold.construct_params(owners.held(owner))
-                await connection.execute(cast(LiteralString, hold.string), params)
+                await pipelined.execute(connection, dialect, owners.HOLD, owners.held(owner))
             appended = await _pipelined_rows(connection, pipeline, dialect, record)
         row = None if appended is None else await appended.fetchone()  # synced at the end of the transaction
     return 0 if row is None else row[0]
@@ -104,14 +102,13 @@ async def _pipelined_rows(
     Raises:
         _NotQueued: The record starts the run, which is not queued (known after one round trip, before the rest).
     """
-    cursor = connection.cursor()
     if (run := _run_update(record)) is not None:
-        compiled = _compiled(dialect, run.statement)
-        await cursor.execute(cast(LiteralString, compiled.string), compiled.construct_params(run.params))
+        cursor = await pipelined.execute(connection, dialect, run.statement, run.params)
         if record.starts_at is not None:
             await pipeline.sync()
             if cursor.rowcount != 1:
                 raise _NotQueued
+    cursor = connection.cursor()
     for model, rows in _inserted(record):
         await insert_once_pipelined(cursor, dialect, model, rows)
     if not record.drafts:
@@ -161,9 +158,3 @@ def _run_update_statement(columns: tuple[str, ...], *, starts: bool) -> Update:
     if starts:
         statement = statement.where(Run.status == RunStatus.QUEUED.value)
     return statement.values({column: bindparam(f"new_{column}") for column in columns})
-
-
-@functools.cache
-def _compiled(dialect: Dialect, statement: ClauseElement) -> Compiled:
-    """A statement of this module in the dialect's SQL, for psycopg's pipeline: compiled once."""
-    return statement.compile(dialect=dialect)

@@ -12,10 +12,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, LiteralString, cast
+from typing import Any
 
 import psycopg
-from sqlalchemy import Compiled, Connection, Dialect, Text, bindparam, exists, func, insert, select, text
+from sqlalchemy import Connection, Dialect, Text, bindparam, exists, func, insert, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from agentruns.events.hub import HUB
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunEvent
-from agentruns.storage.queries import owners
+from agentruns.storage.queries import owners, pipelined
 from agentruns.storage.queries.inserts import table_of
 
 NOTIFY_CHANNEL = "agentruns_events"
@@ -131,26 +131,20 @@ def _append_params(
             **owners.held(owner)}  # fmt: skip
 
 
-@functools.cache
-def _compiled(dialect: Dialect) -> Compiled:
-    return _APPEND.compile(dialect=dialect)
-
-
 async def append_pipelined(
     connection: psycopg.AsyncConnection[Any],
     dialect: Dialect,
     run_id: str,
     drafts: Sequence[EventDraft],
     owner: owners.Owner | None = None,
+    *,
+    closing: bool = False,
 ) -> psycopg.AsyncCursor[Any]:
     """`append_on` through psycopg itself, for a connection in pipeline mode (its statement goes out with the others of
     the transaction); returns its cursor, whose one row, once the pipeline has synced, holds how many events were
     stored. A refused `owner` fails the transaction with psycopg's error (`owners.refused_if_handed_over`)."""
-    append = _compiled(dialect)
-    cursor = connection.cursor()
-    params = append.construct_params(_append_params(run_id, drafts, closing=False, owner=owner))
-    await cursor.execute(cast(LiteralString, append.string), params)  # compiled from our own statement
-    return cursor
+    params = _append_params(run_id, drafts, closing=closing, owner=owner)
+    return await pipelined.execute(connection, dialect, _APPEND, params)
 
 
 def _append_sqlite(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:

@@ -8,7 +8,7 @@ so no two send one at once; a worker that dies leaves its claims to expire, or t
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.events import payloads
@@ -38,34 +38,39 @@ async def schedule(session: AsyncSession, run: Run, now: datetime) -> int:
     return scheduled
 
 
-_WATCHERS = select(RunWatcher.id, RunWatcher.url).where(RunWatcher.run_id == bindparam("run_id"))
-_SERVED = select(WebhookDelivery.watcher_id).where(WebhookDelivery.run_id == bindparam("run_id"))
+UNSERVED = (
+    select(RunWatcher.id, RunWatcher.url)
+    .where(RunWatcher.run_id == bindparam("run_id"))
+    .where(~exists().where(WebhookDelivery.run_id == RunWatcher.run_id, WebhookDelivery.watcher_id == RunWatcher.id))
+)
+"""The watchers of the run `run_id` that have no delivery yet (`id`, `url`)."""
 
 
 def schedule_on(connection: Connection, run: Run, now: datetime) -> int:
     """`schedule` on a Core connection (`Database.write_core`), whose caller wakes this process's webhook sender
     (`HUB.deliveries_scheduled`) once the transaction commits, if any delivery was scheduled. `run` may be a row
     with the `Run`'s fields that `payloads.run_outcome` reads, and `org_id`."""
-    watchers = connection.execute(_WATCHERS, {"run_id": run.id}).all()
-    if not watchers:  # most runs: no second read
-        return 0
-    served = set(connection.execute(_SERVED, {"run_id": run.id}).scalars())
-    waiting = [watcher for watcher in watchers if watcher.id not in served]
-    if not waiting:
-        return 0
+    rows = deliveries(run, connection.execute(UNSERVED, {"run_id": run.id}).all(), now)
+    insert_once_on(connection, WebhookDelivery, rows)
+    return len(rows)
+
+
+def deliveries(run: Run, unserved: Sequence[Sequence[str]], now: datetime) -> list[dict[str, object]]:
+    """The deliveries of the ended run's outcome to its `unserved` watchers (rows of `UNSERVED`), to insert."""
+    if not unserved:  # most runs
+        return []
     outcome = payloads.run_outcome(run, now)
+    event_type = f"agent.run.{run.status}"
     rows: list[dict[str, object]] = []
-    for watcher in waiting:
+    for watcher_id, url in unserved:
         delivery_id = new_id("msg")
-        event_type = f"agent.run.{run.status}"
         envelope = {"id": delivery_id, "type": event_type, "timestamp": _iso(run.completed_at or now), "data": outcome}
         rows.append({
-            "id": delivery_id, "run_id": run.id, "watcher_id": watcher.id, "org_id": run.org_id, "url": watcher.url,
+            "id": delivery_id, "run_id": run.id, "watcher_id": watcher_id, "org_id": run.org_id, "url": url,
             "event_type": event_type, "payload": envelope, "status": PENDING, "attempts": 0, "next_attempt_at": now,
             "lease_owner": None, "lease_until": None, "created_at": now, "completed_at": None,
         })  # fmt: skip
-    insert_once_on(connection, WebhookDelivery, rows)
-    return len(rows)
+    return rows
 
 
 async def claim_due(session: AsyncSession, owner: str, now: datetime, *, limit: int) -> Sequence[WebhookDelivery]:

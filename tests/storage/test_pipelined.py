@@ -1,0 +1,48 @@
+"""Core statements sent through psycopg's pipeline convert their values as SQLAlchemy's own execution does, and a
+statement that cannot be sent as compiled is refused."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+from agentruns.storage.database import Database
+from agentruns.storage.models import JSONValue, UTCDateTime
+from agentruns.storage.queries import pipelined
+from tests.support.databases import needs_postgresql, postgres_database
+
+_STAMPS = Table("stamps", MetaData(), Column("n", Integer), Column("at", UTCDateTime()), Column("doc", JSONValue))
+
+
+@needs_postgresql
+def test_values_go_in_and_come_back_as_sqlalchemy_converts_them() -> None:
+    written_at = datetime(2026, 12, 5, 18, 30, tzinfo=timezone(timedelta(hours=9)))
+    document = {"steps": [1, 2], "note": None}
+
+    async def scenario(url: str) -> tuple[Any, ...]:
+        db = Database(url, pool_size=1)
+        dialect = db.engine.dialect
+        async with db.pipelined_transaction() as (connection, pipeline):
+            await connection.execute("CREATE TEMPORARY TABLE stamps (n int, at timestamptz, doc jsonb)")
+            stamp = insert(_STAMPS).values(n=bindparam("n"), at=bindparam("at"), doc=bindparam("doc"))
+            await pipelined.execute(connection, dialect, stamp, {"n": 1, "at": written_at, "doc": document})
+            await connection.execute("SET LOCAL TIME ZONE 'Asia/Tokyo'")  # psycopg answers in the session's zone
+            read = await pipelined.execute(connection, dialect, select(_STAMPS.c.at, _STAMPS.c.doc), {})
+            await pipeline.sync()
+            row = await read.fetchone()
+        await db.dispose()
+        assert row is not None
+        return pipelined.decoded(dialect, (_STAMPS.c.at.type, _STAMPS.c.doc.type), row)
+
+    with postgres_database() as url:
+        at, doc = asyncio.run(asyncio.wait_for(scenario(url), 20))
+    assert (at, at.tzinfo, doc) == (written_at, UTC, document)
+
+
+def test_a_statement_with_an_expanding_parameter_is_refused() -> None:
+    dialect = psycopg_dialect.dialect()
+    with pytest.raises(ValueError, match="expanding parameter"):
+        asyncio.run(pipelined.execute(None, dialect, select(_STAMPS.c.n).where(_STAMPS.c.n.in_([1, 2])), {}))  # type: ignore[arg-type]  # refused before the connection is used
