@@ -1,11 +1,14 @@
-"""Every client mistake answers the error envelope with the contract's code, never a 500."""
+"""Every client mistake answers the error envelope with the contract's code, never a 500; a database unavailable for
+a moment answers 503, to be sent again."""
 
 import socket
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 
+from tests.support.databases import needs_postgresql
 from tests.support.factories import error_of, make_agent
 
 
@@ -106,3 +109,25 @@ def test_a_client_that_leaves_mid_body_gets_no_500(base_url: str, api_key: str, 
         status_line = raw.makefile("rb").readline()
     assert status_line == b"" or not status_line.split()[1].startswith(b"5"), status_line
     assert client.get("/agent/v1/agents").json()["agents"] == []
+
+
+@needs_postgresql
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_request_on_a_dropped_database_connection_is_503_and_can_be_sent_again(
+    fresh: tuple[str, httpx.Client],
+) -> None:
+    # The API's pool does not ping a connection before each use (a round trip each): the first statement on one the
+    # server dropped fails its request, and the pool replaces its connections.
+    url, client = fresh
+    agent = make_agent(client)["id"]
+    with psycopg.connect(url, autocommit=True) as admin:
+        cut = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    failed = client.get(f"/agent/v1/agents/{agent}")
+    again = client.get(f"/agent/v1/agents/{agent}")
+    assert cut is not None and cut[0] >= 1
+    assert error_of(failed, 503, "INTERNAL_ERROR") == "the database is unavailable for a moment; send the request again"
+    assert failed.headers["retry-after"] == "1"
+    assert (again.status_code, again.json()["id"]) == (200, agent)

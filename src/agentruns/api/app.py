@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from agentruns import __version__
 from agentruns.api.errors import install_error_handlers
-from agentruns.api.middleware import Authenticate, BodyLimit
+from agentruns.api.middleware import Authenticate, BodyLimit, DatabaseUnavailable
 from agentruns.api.routes import agents, execute, health, run_files, runs, webhooks
 from agentruns.collector import tuned_collector
 from agentruns.engine.client import EngineClient
@@ -65,7 +65,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    # Added last, so it runs first: the size limit, then authentication, then routing.
+    # Added last, so it runs first: the database's passing failures around all, the size limit, then authentication,
+    # then routing.
     app.add_middleware(Authenticate, db=db, settings=settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(DatabaseUnavailable)
     return app

@@ -1,17 +1,59 @@
-"""ASGI middleware that runs before routing: the body size limit, then authentication."""
+"""ASGI middleware that runs before routing: a database unavailable for a moment answered 503, the body size limit,
+then authentication."""
 
+import logging
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentruns.api.errors import service_error_response
+from agentruns.api.errors import error_response, service_error_response
 from agentruns.api.rate_limit import OrgRateLimit
 from agentruns.errors import PayloadTooLarge, ServiceError, Unauthorized
+from agentruns.schemas.errors import ErrorCode
 from agentruns.services import auth
 from agentruns.settings import Settings
 from agentruns.storage.database import Database
 
 PROTECTED_PREFIX = "/agent/"
+RETRY_AFTER_UNAVAILABLE_SECONDS = 1
+"""How long a 503 for an unavailable database asks the client to wait before it sends the request again."""
+
+log = logging.getLogger("agentruns.api")
+
+
+class DatabaseUnavailable:
+    """Answer 503 with `Retry-After`, not 500, to a request the database failed for a passing reason: a pooled
+    connection the server or a proxy dropped (the pool does not ping before each use), a server restarting or refusing
+    connections, a statement cancelled, a SQLite file locked past its busy timeout, no pooled connection free in time.
+    Nothing of the request was committed: sent again (creates carry idempotency keys), it can succeed; the pool has
+    replaced a dropped connection by then. A response already under way (a stream) is cut, as any failure cuts it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except (OperationalError, PoolTimeout) as exc:
+            if started:
+                raise
+            log.warning("database unavailable on %s %s: %s", scope["method"], scope["path"], str(exc).splitlines()[0])
+            message = "the database is unavailable for a moment; send the request again"
+            headers = {"retry-after": str(RETRY_AFTER_UNAVAILABLE_SECONDS)}
+            await error_response(503, ErrorCode.INTERNAL_ERROR, message, headers=headers)(scope, receive, send)
 
 
 class BodyLimit:
