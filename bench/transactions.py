@@ -2,9 +2,10 @@
 trivial transaction.
 
 (b) of `bench.execution` cannot see a change of a millisecond per run on this shared machine: two of its runs differ
-by 30%. This one measures each transaction a worker writes for a run of (b)'s shape, one at a time in this process,
-on a fresh SQLite file and a fresh PostgreSQL database: the run's start with its sandbox, a model response's record,
-a tool result's record, the end of a run alone, and the general end (a run with a parent or children, a cancel).
+by 30%. This one measures each transaction a worker makes for a run of (b)'s shape, one at a time in this process,
+on a fresh SQLite file and a fresh PostgreSQL database: the start's read, the run's start with its sandbox, a model
+response's record, a tool result's record, the end of a run alone, and the general end (a run with a parent or
+children, a cancel).
 The baseline is a write transaction of one `SELECT 1` on the same write path. The measures take turns, a batch of
 each per round, so that a load that comes and goes weighs on all alike; it prints the median of the rounds. On
 PostgreSQL it prints the server's CPU per transaction too (all its processes, read from /proc: other databases' work
@@ -33,6 +34,7 @@ from agentruns.engine import endings
 from agentruns.engine.client import EngineClient
 from agentruns.engine.names import workflow_id_for
 from agentruns.engine.recorder import DatabaseRecorder
+from agentruns.engine.workflow import read_start
 from agentruns.schemas.agents import AgentCreate
 from agentruns.schemas.runs import RunCreate
 from agentruns.services import agents, execution, runs
@@ -100,6 +102,10 @@ def _general_end(engine: EngineClient) -> Callable[[Database, str], Awaitable[No
     return end
 
 
+async def _start_read(db: Database, run_id: str) -> None:
+    assert (await read_start(db, run_id))[2] is not None
+
+
 async def _baseline(db: Database, run_id: str) -> None:
     await db.write_core(lambda connection: connection.execute(text("SELECT 1")))
 
@@ -137,6 +143,7 @@ async def measure(url: str, rounds: int, runs_per_round: int) -> dict[str, Cost]
     # Each measure, and whether it needs started runs (a fresh batch per round: an end ends a run once).
     measures: dict[str, tuple[Callable[[Database, str], Awaitable[None]], bool]] = {
         "baseline: a write of SELECT 1": (_baseline, False),
+        "the start's read": (_start_read, False),
         "the start with its sandbox": (_start, False),
         "a model response's record": (_model_response, True),
         "a tool result's record": (_tool_result, True),

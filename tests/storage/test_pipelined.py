@@ -5,7 +5,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
@@ -40,6 +42,29 @@ def test_values_go_in_and_come_back_as_sqlalchemy_converts_them() -> None:
     with postgres_database() as url:
         at, doc = asyncio.run(asyncio.wait_for(scenario(url), 20))
     assert (at, at.tzinfo, doc) == (written_at, UTC, document)
+
+
+@needs_postgresql
+def test_reads_together_return_each_ones_rows_by_column_name_converted() -> None:
+    written_at = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+    async def scenario(url: str) -> list[list[Any]]:
+        db = Database(url, pool_size=1)
+        by_number = select(_STAMPS.c.n, _STAMPS.c.at, _STAMPS.c.doc).where(_STAMPS.c.n == bindparam("n"))
+        read = await pipelined.select_all(db, (by_number, {"n": 1}), (by_number, {"n": 2}))
+        await db.dispose()
+        return read
+
+    with postgres_database() as url:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("CREATE TABLE stamps (n int, at timestamptz, doc jsonb)")
+            admin.execute("INSERT INTO stamps VALUES (1, %s, '{\"a\": [1]}')", (written_at,))
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} SET timezone = 'Asia/Tokyo'").format(sql.Identifier(url.rsplit("/", 1)[1]))
+            )
+        first, second = asyncio.run(asyncio.wait_for(scenario(url), 20))
+    assert [(row.n, row.at, row.at.tzinfo, row.doc) for row in first] == [(1, written_at, UTC, {"a": [1]})]
+    assert second == []
 
 
 def test_a_statement_with_an_expanding_parameter_is_refused() -> None:

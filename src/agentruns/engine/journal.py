@@ -36,9 +36,10 @@ class Raised:
     error: BaseException
 
 
-_ENTRIES = select(JournalEntry.number, JournalEntry.value).where(
+ENTRIES = select(JournalEntry.number, JournalEntry.value).where(
     JournalEntry.run_id == bindparam("run_id"), JournalEntry.execution == bindparam("execution")
 )
+"""The entries (`number`, `value`) of the journal of execution `execution` of the run `run_id`."""
 
 
 class Journal:
@@ -59,7 +60,7 @@ class Journal:
     @classmethod
     def read_on(cls, connection: Connection, run_id: str, execution: int) -> "Journal":
         """`load`, on the caller's Core connection (`Database.read_core`)."""
-        rows = connection.execute(_ENTRIES, {"run_id": run_id, "execution": execution})
+        rows = connection.execute(ENTRIES, {"run_id": run_id, "execution": execution})
         return cls(run_id, execution, {number: value for number, value in rows})
 
     def recorded_start(self) -> Any:

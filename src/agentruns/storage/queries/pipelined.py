@@ -4,12 +4,15 @@ compiled once, their parameters and returned values converted as SQLAlchemy's ow
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, LiteralString, cast
 
 import psycopg
-from sqlalchemy import ClauseElement, Dialect
+from sqlalchemy import ClauseElement, Dialect, Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
+
+from agentruns.storage.database import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +69,25 @@ def decoded(dialect: Dialect, types: Sequence[TypeEngine[Any]], row: Sequence[An
 @functools.cache
 def _result_converter(dialect: Dialect, type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
     return type_.dialect_impl(dialect).result_processor(dialect, None)
+
+
+async def select_all(db: Database, *reads: tuple[Select[*tuple[Any, ...]], Mapping[str, Any]]) -> list[list[Any]]:
+    """Run these reads with their parameters in one transaction and one round trip, where a Core transaction takes one
+    for its `BEGIN`, each read and its `COMMIT`; the rows of each, their values as attributes named by the columns and
+    converted as a Core row's are."""
+    dialect = db.engine.dialect
+    async with db.pipelined_transaction() as (connection, _):
+        cursors = [await execute(connection, dialect, statement, params) for statement, params in reads]
+    fetched: list[list[Any]] = []
+    for (statement, _), cursor in zip(reads, cursors, strict=True):
+        names, types = _shape(statement)
+        rows = await cursor.fetchall()
+        fetched.append([SimpleNamespace(**dict(zip(names, decoded(dialect, types, row), strict=True))) for row in rows])
+    return fetched
+
+
+@functools.cache
+def _shape(statement: Select[*tuple[Any, ...]]) -> tuple[tuple[str, ...], tuple[TypeEngine[Any], ...]]:
+    """The names of the statement's columns and their types."""
+    columns = statement.selected_columns
+    return tuple(columns.keys()), tuple(column.type for column in columns)
