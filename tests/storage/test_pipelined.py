@@ -67,7 +67,10 @@ def test_reads_together_return_each_ones_rows_by_column_name_converted() -> None
     assert second == []
 
 
-def test_a_statement_with_an_expanding_parameter_is_refused() -> None:
+def test_a_statement_with_an_expanding_parameter_or_without_a_parameters_value_is_refused() -> None:
     dialect = psycopg_dialect.dialect()
+    by_number = select(_STAMPS.c.n).where(_STAMPS.c.n == bindparam("n"))
+    with pytest.raises(ValueError, match=r"no value for the parameters \['n'\]"):
+        asyncio.run(pipelined.execute(None, dialect, by_number, {}))  # type: ignore[arg-type]  # refused before the connection is used
     with pytest.raises(ValueError, match="expanding parameter"):
         asyncio.run(pipelined.execute(None, dialect, select(_STAMPS.c.n).where(_STAMPS.c.n.in_([1, 2])), {}))  # type: ignore[arg-type]  # refused before the connection is used

@@ -20,6 +20,8 @@ class _Compiled:
     sql: LiteralString
     defaults: dict[str, Any]
     """Every parameter of the statement with the value it was built with (None for a `bindparam` given at each call)."""
+    required: frozenset[str]
+    """The parameters each call must give (a `bindparam` without a value)."""
     converters: tuple[tuple[str, Callable[[Any], Any]], ...]
     """The parameters whose type converts the value SQLAlchemy would send (UTC timestamps, JSON)."""
 
@@ -39,7 +41,8 @@ def _compiled(dialect: Dialect, statement: ClauseElement) -> _Compiled:
         if (converter := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None:
             converters.append((name, converter))
     defaults: dict[str, Any] = {name: bind.value for name, bind in binds.items()}
-    return _Compiled(cast(LiteralString, compiled.string), defaults, tuple(converters))
+    required = frozenset(name for name, bind in binds.items() if bind.required)
+    return _Compiled(cast(LiteralString, compiled.string), defaults, required, tuple(converters))
 
 
 async def execute(
@@ -48,6 +51,8 @@ async def execute(
     """Queue the statement with these parameters on the connection's pipeline; its cursor, whose rows can be read once
     the pipeline has synced."""
     compiled = _compiled(dialect, statement)
+    if missing := compiled.required.difference(params):  # as SQLAlchemy refuses it, rather than send a NULL
+        raise ValueError(f"no value for the parameters {sorted(missing)} of: {compiled.sql}")
     values = compiled.defaults | dict(params)
     for name, convert in compiled.converters:
         if values[name] is not None:
