@@ -27,8 +27,10 @@ class DatabaseUnavailable:
     """Answer 503 with `Retry-After`, not 500, to a request the database failed for a passing reason: a pooled
     connection the server or a proxy dropped (the pool does not ping before each use), a server restarting or refusing
     connections, a statement cancelled, a SQLite file locked past its busy timeout, no pooled connection free in time.
-    Nothing of the request was committed: sent again (creates carry idempotency keys), it can succeed; the pool has
-    replaced a dropped connection by then. A response already under way (a stream) is cut, as any failure cuts it.
+    Sent again, the request can succeed: the pool has replaced a dropped connection by then. A failure after the
+    request's commit (rare: its reads come first) leaves what it wrote, as any failed request may; a create sent again
+    with its `Idempotency-Key` is not made twice. A response already under way (a stream) is cut, as any failure cuts
+    it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
