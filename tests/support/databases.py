@@ -16,6 +16,19 @@ needs_postgresql = pytest.mark.skipif("postgresql" not in BACKENDS, reason="Post
 """A test of what only PostgreSQL does."""
 
 
+def cut_connections(url: str, *, application_name: str | None = None) -> int:
+    """Terminate the server's connections to the database at `url` (only those of `application_name`, if given), as a
+    server restart or a proxy's timeout would drop them; how many were cut."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND (%(name)s::text IS NULL OR application_name = %(name)s::text)",
+            {"name": application_name},
+        ).fetchone()
+    return 0 if row is None else row[0]
+
+
 @contextmanager
 def postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database, dropped when the block ends; yields its URL."""

@@ -26,7 +26,7 @@ class _Compiled:
     """The parameters whose type converts the value SQLAlchemy would send (UTC timestamps, JSON)."""
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)  # bounded as the callers' own caches of built statements are (`run_end._ended`)
 def _compiled(dialect: Dialect, statement: ClauseElement) -> _Compiled:
     """The statement in psycopg's placeholders, compiled once (statements of these modules are built once each).
 
@@ -53,7 +53,7 @@ async def execute(
     compiled = _compiled(dialect, statement)
     if missing := compiled.required.difference(params):  # as SQLAlchemy refuses it, rather than send a NULL
         raise ValueError(f"no value for the parameters {sorted(missing)} of: {compiled.sql}")
-    values = compiled.defaults | dict(params)
+    values = {**compiled.defaults, **params}
     for name, convert in compiled.converters:
         if values[name] is not None:
             values[name] = convert(values[name])
