@@ -35,6 +35,12 @@ class Unauthorized(ServiceError):
     code, status = ErrorCode.AUTHORIZATION_ERROR, 401
 
 
+class Forbidden(ServiceError):
+    """The caller's organization may not do this to the object (a file its run made unreadable to itself)."""
+
+    code, status, should_retry = ErrorCode.AUTHORIZATION_ERROR, 403, False
+
+
 class NotFound(ServiceError):
     """No such object in the caller's organization (another organization's objects are not found either)."""
 

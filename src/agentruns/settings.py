@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     sandbox_max_workspace_mib: int = Field(
         default=4096, ge=1, description="Disk a run's workspace may take (MiB); beyond it commands are killed."
     )
+    sandbox_max_workspace_files: int = Field(
+        default=100_000,
+        ge=100,
+        description="Files, directories and links a run's workspace may hold; beyond it commands are killed.",
+    )
     sandbox_command_timeout_seconds: float = Field(
         default=120, gt=0, description="Time limit of one command of a run's `bash` tool (the model may ask less)."
     )

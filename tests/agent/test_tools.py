@@ -16,7 +16,7 @@ from agentruns.sandbox.bubblewrap import BubblewrapSandbox
 from agentruns.sandbox.protocol import SandboxLimits
 from agentruns.schemas.catalog import TOOL_NAMES
 from agentruns.settings import Settings
-from tests.support.workspaces import reachable_directory
+from tests.support.workspaces import hand_over, reachable_directory
 
 
 class ListRecorder:
@@ -51,6 +51,7 @@ def run_script(
                        max_model_requests=50, **fields)  # fmt: skip
 
     async def run() -> str:
+        hand_over(workspace)
         sandbox = BubblewrapSandbox(workspace, SandboxLimits(cpu=1, memory_mib=256, command_timeout_seconds=20))
         await sandbox.start()
         deps = RunDeps(run_id="run_test", sandbox=sandbox, settings=settings or Settings(), recorder=recorder,

@@ -21,3 +21,12 @@ def reachable_directory(prefix: str = "agentruns-test-") -> Iterator[Path]:
         yield base
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def hand_over(workspace: Path) -> None:
+    """Give what a test put in a workspace to the sandbox's host user (`nobody` when the tests run as root), as if
+    the run's own commands had made it: the service acts on a workspace as that user, never as root."""
+    if os.geteuid() != 0 or not workspace.exists():
+        return
+    for path in (workspace, *workspace.rglob("*")):
+        os.chown(path, 65534, 65534, follow_symlinks=False)

@@ -37,6 +37,7 @@ def limits_for(settings: Settings, *, cpu: int, memory_mib: int) -> SandboxLimit
         max_processes=settings.sandbox_max_processes,
         max_file_mib=settings.sandbox_max_file_mib,
         max_workspace_mib=settings.sandbox_max_workspace_mib,
+        max_workspace_entries=settings.sandbox_max_workspace_files,
         command_timeout_seconds=settings.sandbox_command_timeout_seconds,
     )
 
@@ -94,6 +95,7 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
     recorder.note_runtime(
         f"sandbox {sandbox.provider} {sandbox.runtime_id} started{isolation}: {limits.cpu} cpu, "
         f"{limits.memory_mib} MiB memory, {limits.max_processes} processes, files up to {limits.max_file_mib} MiB, "
+        f"workspace up to {limits.max_workspace_mib} MiB and {limits.max_workspace_entries} entries, "
         f"commands up to {limits.command_timeout_seconds:g} s, network {network}"
     )
     recorder.note_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
@@ -104,7 +106,7 @@ async def discard_sandbox(sandbox: Sandbox) -> None:
     """Stop the sandbox of a run that was cancelled as it started, and delete the workspace it never used."""
     await sandbox.stop()
     with contextlib.suppress(OSError):  # else the workspace sweep deletes it in time
-        await asyncio.to_thread(remove, sandbox.workspace)
+        await remove(sandbox.workspace)
 
 
 async def close_sandbox(
@@ -126,7 +128,7 @@ async def close_sandbox(
         recorder.note_runtime(f"sandbox stopped; the workspace is kept for {keep:g} s")
     else:
         try:
-            await asyncio.to_thread(remove, sandbox.workspace)
+            await remove(sandbox.workspace)
             recorder.note_runtime("sandbox stopped; the workspace was deleted")
         except OSError as exc:  # the sweep tries again
             recorder.note_runtime(f"sandbox stopped; the workspace could not be deleted yet: {exc}")

@@ -49,7 +49,7 @@ async def sweep(db: Database, root: Path, *, keep_seconds: float, now: datetime)
             async with db.write() as session:
                 await workspaces.mark_deleted(session, run_id)
             try:
-                await asyncio.to_thread(remove, root / run_id)
+                await remove(root / run_id)
             except OSError as exc:  # tried again at the next sweep
                 log.warning("the workspace of run %s could not be deleted: %s", run_id, exc)
                 continue

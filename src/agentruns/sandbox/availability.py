@@ -7,13 +7,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from agentruns.sandbox import workspace as files
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
 from agentruns.sandbox.bubblewrap import BubblewrapSandbox, bwrap_argv, host_user
 from agentruns.sandbox.errors import SandboxUnavailable
 from agentruns.sandbox.etc import prepare_etc
 from agentruns.sandbox.plugins import plugin_factory
 from agentruns.sandbox.protocol import Sandbox, SandboxLimits
+from agentruns.sandbox.root import make_workspace
 from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
 from agentruns.sandbox.unisolated import SubprocessSandbox
 
@@ -49,11 +49,10 @@ def check_bubblewrap(executable: str = "bwrap") -> str | None:
         return f"bubblewrap ({executable!r}, from {BWRAP_SETTING}) is not an executable: {_INSTALL}, or fix the setting"
     with tempfile.TemporaryDirectory(prefix="agentruns-probe-") as base:
         workspace = Path(base) / "workspace"
-        workspace.mkdir()
         owner = host_user()
         if owner is not None:
             os.chmod(base, 0o711)  # noqa: S103 - the probe's host user must reach its workspace, as in a run
-            files.give_to(workspace, owner)
+        make_workspace(workspace, owner)
         uid, gid = owner if owner is not None else (None, None)
         info_fd = os.memfd_create("bwrap-info")
         try:

@@ -7,12 +7,14 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from agentruns.sandbox import jail_user
 from agentruns.sandbox import workspace as files
+from agentruns.sandbox.disk_watch import DiskWatch
 from agentruns.sandbox.errors import SandboxError
 from agentruns.sandbox.etc import HOSTNAME, SANDBOX_UID, prepared_etc
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits, SandboxState
+from agentruns.sandbox.root import make_workspace
 from agentruns.sandbox.runner import Sessions, launcher, run_tree
-from agentruns.sandbox.usage import check_room, until_full
 
 PROVIDER = "bubblewrap"
 HOST_UID = 65534
@@ -103,6 +105,7 @@ class BubblewrapSandbox:
         self._bwrap_setting = bwrap
         self._owner = host_user()
         self._sessions = Sessions()
+        self._disk = DiskWatch(self.workspace, limits.disk, self._owner)
         self._etc: Path | None = None
 
     async def start(self) -> None:
@@ -114,10 +117,10 @@ class BubblewrapSandbox:
         try:
             if self._bwrap is None:
                 raise SandboxError(f"bubblewrap ({self._bwrap_setting!r}) is not installed: apt-get install bubblewrap")
-            self.workspace.mkdir(mode=0o700, parents=True, exist_ok=True)  # the sandbox's alone
+            self.workspace.parent.mkdir(parents=True, exist_ok=True)
             if self._owner is not None:
                 check_reachable(self.workspace.parent, self._owner)
-                files.give_to(self.workspace, self._owner)
+            make_workspace(self.workspace, self._owner)  # the sandbox's alone
             self._etc = await asyncio.to_thread(prepared_etc, self.workspace.parent, network=self.network)
             self.state = "running"
         except BaseException:
@@ -142,7 +145,7 @@ class BubblewrapSandbox:
                 timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
                 pass_fds=(info_fd,), user=self._owner, env={"PATH": os.defpath},
                 settle=lambda: _namespace_gone(info_fd),
-                watch=lambda: until_full(self.workspace, self.limits.max_workspace_mib),
+                watch=self._disk.until_full,
             )  # fmt: skip
         finally:
             os.close(info_fd)
@@ -152,13 +155,13 @@ class BubblewrapSandbox:
         return finished.result
 
     async def read_file(self, path: str) -> bytes:
-        """See `Sandbox.read_file`."""
-        return files.read(self.workspace, path)
+        """See `Sandbox.read_file`; read as the sandbox's host user, who must be allowed to."""
+        return await jail_user.call(self._owner, files.read, self.workspace, path)
 
     async def write_file(self, path: str, data: bytes) -> None:
-        """See `Sandbox.write_file`; what it creates belongs to the sandbox's host user."""
-        await check_room(self.workspace, len(data), self.limits.max_workspace_mib)
-        files.write(self.workspace, path, data, owner=self._owner)
+        """See `Sandbox.write_file`; written as the sandbox's host user, to whom what it creates belongs."""
+        await self._disk.check_room(len(data))
+        await jail_user.call(self._owner, files.write, self.workspace, path, data)
 
     async def stop(self) -> None:
         """Kill every running command's jail (its whole pid namespace) and end the sandbox."""

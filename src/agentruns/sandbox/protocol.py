@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from agentruns.sandbox.disk_watch import DiskLimits
+
 SandboxState = Literal["created", "running", "ended", "error"]
 """`created` until `start`; then `running`; `ended` after `stop`; `error` when it could not start or run."""
 
@@ -22,6 +24,8 @@ class SandboxLimits:
         max_file_mib: Largest file a command may write.
         max_workspace_mib: Disk the workspace may take; a command that goes over it is killed, and a
             write that would is refused.
+        max_workspace_entries: Files, directories and links the workspace may hold, enforced as
+            `max_workspace_mib` is.
         max_open_files: File descriptors one process may hold.
         command_timeout_seconds: Time limit of a command unless `run` is given another.
         output_chars: Characters of stdout, and of stderr, returned; the rest is cut with a note.
@@ -32,9 +36,15 @@ class SandboxLimits:
     max_processes: int = 256
     max_file_mib: int = 512
     max_workspace_mib: int = 4096
+    max_workspace_entries: int = 100_000
     max_open_files: int = 1024
     command_timeout_seconds: float = DEFAULT_COMMAND_TIMEOUT_SECONDS
     output_chars: int = DEFAULT_OUTPUT_CHARS
+
+    @property
+    def disk(self) -> DiskLimits:
+        """The workspace's limits."""
+        return DiskLimits(max_mib=self.max_workspace_mib, max_entries=self.max_workspace_entries)
 
 
 @dataclass(frozen=True, slots=True)

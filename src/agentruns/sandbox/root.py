@@ -1,12 +1,19 @@
 """The workspace root: the directory that holds every run's workspace, where one is, and removing one."""
 
+import asyncio
+import contextlib
+import errno
 import os
 import re
-import shutil
-import stat
+import uuid
 from pathlib import Path
 
+from agentruns.sandbox import jail_user
+from agentruns.sandbox.beneath import open_directory_granting, open_workspace
+from agentruns.sandbox.usage import MAX_DEPTH
+
 _RUN_ID = re.compile(r"run_[0-9a-z]{1,60}")
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 
 
 def is_workspace_name(name: str) -> bool:
@@ -32,28 +39,102 @@ def prepare_root(root: str | Path) -> Path:
     return path
 
 
-def remove(workspace: Path) -> None:
+def make_workspace(workspace: Path, owner: jail_user.Owner | None) -> None:
+    """Create the workspace directory (mode 0700) if it is missing, and give it to `owner` (the jail's host user).
+
+    Only the directory itself is handed over: whatever is in it was made by that user already.
+    """
+    try:
+        workspace.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    if owner is None:
+        return
+    try:
+        os.chown(workspace, *owner, follow_symlinks=False)
+    except BaseException:
+        workspace.rmdir()
+        raise
+
+
+async def remove(workspace: Path) -> None:
     """Delete a workspace and all it holds, also what its commands made unwritable; symlinks are never followed.
+
+    What it holds is deleted as the workspace's owner (`jail_user.owner_of`), through directory handles; the
+    empty directory itself by the service, whose directory the root is. Call it once the sandbox's commands
+    are gone: anything they add meanwhile leaves the workspace in place (ENOTEMPTY), for the next attempt.
 
     Raises:
         OSError: Something in it could not be deleted even so.
     """
-    if workspace.is_symlink() or not workspace.exists():
-        return
     try:
-        shutil.rmtree(workspace)
-    except OSError:
-        # A command may leave a directory without write or search permission (`chmod 000 dir`), which stops
-        # a service that is not root from emptying it; the service owns it, so it may open it up again.
-        _open_up(workspace)
-        shutil.rmtree(workspace)
+        owner = jail_user.owner_of(workspace)
+    except FileNotFoundError:
+        return
+    await jail_user.call(owner, empty, workspace)
+    with contextlib.suppress(FileNotFoundError):
+        await asyncio.to_thread(os.rmdir, workspace)
 
 
-def _open_up(workspace: Path) -> None:
-    """Give the owner full access to every directory of the workspace (never through a symlink)."""
-    os.chmod(workspace, 0o700)
-    for top, directories, _files in os.walk(workspace):
-        for name in directories:
-            path = os.path.join(top, name)
-            if stat.S_ISDIR(os.lstat(path).st_mode):  # os.walk lists symlinks to directories here too
-                os.chmod(path, 0o700)
+def empty(workspace: Path) -> None:
+    """Delete everything the workspace holds (see `remove`), leaving the directory itself."""
+    try:
+        root = open_workspace(workspace)
+    except OSError as exc:
+        if exc.errno in _GONE:
+            return  # gone, or not a directory: nothing of a run's to delete
+        raise
+    try:
+        while _empty_down_to(root, MAX_DEPTH):
+            pass
+    finally:
+        os.close(root)
+
+
+def _empty_down_to(root: int, depth: int) -> bool:
+    """Delete what the workspace holds `depth` levels deep; deeper directories are moved to its top instead, for
+    the next pass (at most one fd per level is open). Whether any were moved."""
+    moved = False
+    top, _ = open_directory_granting(root, "", 0o700)
+    frames: list[tuple[int, str, list[str]]] = [(top, "", _unlink_all_but_directories(top))]
+    try:
+        while frames:
+            fd, name, subdirectories = frames[-1]
+            if subdirectories:
+                child = subdirectories.pop()
+                if len(frames) >= depth:
+                    os.rename(child, f".deep-{uuid.uuid4().hex}", src_dir_fd=fd, dst_dir_fd=top)
+                    moved = True
+                    continue
+                try:
+                    opened, _ = open_directory_granting(fd, child, 0o700)  # write and search, to empty it
+                except OSError as exc:
+                    if exc.errno in _GONE:
+                        continue
+                    raise
+                frames.append((opened, child, _unlink_all_but_directories(opened)))
+                continue
+            frames.pop()
+            if frames:
+                os.close(fd)
+                os.rmdir(name, dir_fd=frames[-1][0])
+    finally:
+        for fd, _, _ in frames:
+            os.close(fd)
+    os.close(top)
+    return moved
+
+
+def _unlink_all_but_directories(directory: int) -> list[str]:
+    """Unlink every entry of the directory that is not a directory; the names of those that are."""
+    subdirectories: list[str] = []
+    with os.scandir(directory) as scan:
+        for entry in scan:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirectories.append(entry.name)
+                else:
+                    os.unlink(entry.name, dir_fd=directory)
+            except FileNotFoundError:
+                continue
+    return subdirectories

@@ -8,11 +8,12 @@ service's processes. Use it only where bubblewrap cannot run, and only when expl
 import os
 from pathlib import Path
 
+from agentruns.sandbox import jail_user
 from agentruns.sandbox import workspace as files
+from agentruns.sandbox.disk_watch import DiskWatch
 from agentruns.sandbox.errors import SandboxError
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits, SandboxState
 from agentruns.sandbox.runner import Sessions, launcher, run_tree
-from agentruns.sandbox.usage import check_room, until_full
 
 PROVIDER = "unisolated"
 
@@ -28,6 +29,7 @@ class SubprocessSandbox:
         self.limits = limits
         self.state: SandboxState = "created"
         self._sessions = Sessions()
+        self._disk = DiskWatch(self.workspace, limits.disk, None)
 
     async def start(self) -> None:
         """Create the workspace."""
@@ -53,7 +55,7 @@ class SubprocessSandbox:
             lambda fds: launcher(command, self.limits, limit, fds, kill_scope="0"),
             timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
             cwd=self.workspace, env=env,
-            watch=lambda: until_full(self.workspace, self.limits.max_workspace_mib),
+            watch=self._disk.until_full,
         )  # fmt: skip
         if not finished.launched and not finished.result.timed_out:
             raise SandboxError(f"the command could not be started: {finished.result.stderr.strip()}")
@@ -61,12 +63,12 @@ class SubprocessSandbox:
 
     async def read_file(self, path: str) -> bytes:
         """See `Sandbox.read_file`."""
-        return files.read(self.workspace, path)
+        return await jail_user.call(None, files.read, self.workspace, path)
 
     async def write_file(self, path: str, data: bytes) -> None:
         """See `Sandbox.write_file`."""
-        await check_room(self.workspace, len(data), self.limits.max_workspace_mib)
-        files.write(self.workspace, path, data, owner=None)
+        await self._disk.check_room(len(data))
+        await jail_user.call(None, files.write, self.workspace, path, data)
 
     async def stop(self) -> None:
         """Kill every running command's session and end the sandbox."""

@@ -1,71 +1,26 @@
-"""Files of a workspace, reached from the host as a command inside would reach them, and never outside it."""
+"""Files of a workspace, reached from the host as a command inside would reach them, and never outside it.
+
+Every function here works from a handle of the workspace directory, one component at a time
+(`sandbox/beneath.py`), so that what the run's processes do meanwhile cannot lead it outside. Each is
+synchronous and is called in a thread acting as the jail's host user (`sandbox/jail_user.py`): it can do to
+the workspace only what the run's own commands could. What it creates belongs to that user.
+"""
 
 import errno
 import os
 import stat
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO, Literal
 
-from agentruns.sandbox.errors import PathOutsideWorkspace
+from agentruns.sandbox.beneath import MOUNT_POINT, open_at, open_directory, open_workspace
 
-MOUNT_POINT = "/workspace"
-"""Where the workspace is inside every sandbox."""
+__all__ = ["MOUNT_POINT", "Entry", "listing", "open_file", "read", "write"]
 
-_MAX_SYMLINKS = 40  # as the kernel: more than this many on one path is a loop
-
-
-def resolve(workspace: Path, path: str) -> Path:
-    """The host path of `path` with every symlink followed as the sandbox would follow it.
-
-    `path` is relative to the workspace or absolute under `/workspace`. A symlink's absolute target is read
-    as a path inside the sandbox, so `/workspace/x` leads into the workspace and anything else is refused,
-    as is `..` above the workspace. The last part need not exist.
-
-    Raises:
-        PathOutsideWorkspace: The path leads outside the workspace.
-    """
-    if "\0" in path:
-        raise PathOutsideWorkspace(f"{path!r} is not a valid path")
-    pending = deque(_inside_parts(path, path))
-    parts: list[str] = []
-    followed = 0
-    while pending:
-        part = pending.popleft()
-        if part == "..":
-            if not parts:
-                raise PathOutsideWorkspace(f"{path!r} is outside {MOUNT_POINT}")
-            parts.pop()
-            continue
-        candidate = workspace.joinpath(*parts, part)
-        try:
-            is_link = stat.S_ISLNK(candidate.lstat().st_mode)
-        except (FileNotFoundError, NotADirectoryError):
-            is_link = False
-        if not is_link:
-            parts.append(part)
-            continue
-        followed += 1
-        if followed > _MAX_SYMLINKS:
-            raise PathOutsideWorkspace(f"{path!r} has too many levels of symbolic links")
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            parts = []
-        pending.extendleft(reversed(_inside_parts(target, path)))
-    return workspace.joinpath(*parts)
-
-
-def _inside_parts(path: str, asked: str) -> list[str]:
-    """The parts of `path` below the workspace: its own if relative, those under /workspace if absolute."""
-    pure = PurePosixPath(path)
-    if pure.is_absolute():
-        mount = PurePosixPath(MOUNT_POINT)
-        if pure != mount and mount not in pure.parents:
-            raise PathOutsideWorkspace(f"{asked!r} is outside {MOUNT_POINT}")
-        pure = pure.relative_to(mount)
-    # PurePosixPath drops "." parts but keeps "..", which `resolve` applies in order.
-    return [part for part in pure.parts if part != "."]
+MAX_LISTED_DEPTH = 64
+"""How deep a listing descends; deeper directories are listed, their content not (the listing says it was cut)."""
+_HANDLE = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def read(workspace: Path, path: str) -> bytes:
@@ -73,20 +28,49 @@ def read(workspace: Path, path: str) -> bytes:
 
     Raises:
         PathOutsideWorkspace: The path leads outside the workspace.
-        OSError: The file cannot be read.
+        OSError: The file cannot be read (missing, a directory, not a regular file, not readable by the
+            sandbox's user).
     """
     with open_file(workspace, path) as file:
         return file.read()
 
 
 def open_file(workspace: Path, path: str) -> BinaryIO:
-    """A workspace file opened for reading, on the rules of `read`; the caller closes it.
+    """A workspace file opened for reading, on the rules of `read`; the caller closes it."""
+    root = open_workspace(workspace)
+    try:
+        return open(_regular(open_at(root, path, os.O_RDONLY), path), "rb")
+    finally:
+        os.close(root)
+
+
+def write(workspace: Path, path: str, data: bytes) -> None:
+    """Create or replace a workspace file, and its missing directories.
 
     Raises:
         PathOutsideWorkspace: The path leads outside the workspace.
-        OSError: The file cannot be read.
+        OSError: The file cannot be written.
     """
-    return open(_open_regular(resolve(workspace, path), os.O_RDONLY, path), "rb")
+    root = open_workspace(workspace)
+    try:
+        fd = _regular(open_at(root, path, os.O_WRONLY | os.O_CREAT, make_parents=True), path)
+    finally:
+        os.close(root)
+    with open(fd, "wb") as file:
+        os.ftruncate(fd, 0)  # only once it is known to be a regular file
+        file.write(data)
+
+
+def _regular(fd: int, path: str) -> int:
+    """`fd` if it is a regular file, blocking again; closed and refused if not (a directory, a FIFO, a device)."""
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, f"{path!r}: Is a directory")
+        raise OSError(errno.EINVAL, f"{path!r}: Not a regular file")
+    os.set_blocking(fd, True)
+    return fd
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,29 +84,68 @@ class Entry:
 
 
 def listing(workspace: Path, *, limit: int) -> tuple[list[Entry], bool]:
-    """The workspace's entries in path order, without following symlinks; and whether `limit` cut the list.
+    """The workspace's entries in path order, without following symlinks; and whether the list was cut.
 
-    Shallower entries come first when the list is cut, so the top of a large workspace is always shown.
+    Shallower entries come first when `limit` cuts the list, so the top of a large workspace is always
+    shown. A directory the sandbox's user cannot read is listed, not its content, as a command would see it;
+    so is one deeper than `MAX_LISTED_DEPTH` (the list is then said to be cut).
 
     Raises:
-        OSError: The workspace cannot be read.
+        OSError: The workspace itself cannot be read.
     """
+    root = open_workspace(workspace)
+    try:
+        return _listing(root, limit)
+    finally:
+        os.close(root)
+
+
+def _listing(root: int, limit: int) -> tuple[list[Entry], bool]:
     entries: list[Entry] = []
-    pending = deque([workspace])
+    cut = False
+    pending: deque[tuple[str, ...]] = deque([()])
     while pending:
-        directory = pending.popleft()
-        with os.scandir(directory) as scan:
-            found = sorted(scan, key=lambda entry: entry.name)
-        for item in found:
-            if len(entries) == limit:
-                return sorted(entries, key=lambda entry: entry.path), True
-            info = item.stat(follow_symlinks=False)
-            kind = _kind(info.st_mode)
-            relative = Path(item.path).relative_to(workspace).as_posix()
-            entries.append(Entry(relative, kind, info.st_size if kind == "file" else 0, info.st_mtime))
-            if kind == "directory":
-                pending.append(Path(item.path))
-    return sorted(entries, key=lambda entry: entry.path), False
+        parts = pending.popleft()
+        try:
+            directory = _reopened(root, parts)
+        except OSError:
+            if not parts:
+                raise
+            continue  # changed since it was listed, or closed to the sandbox's user: listed, not its content
+        try:
+            with os.scandir(directory) as scan:
+                found = sorted(scan, key=lambda entry: entry.name)
+            for item in found:
+                if len(entries) == limit:
+                    return sorted(entries, key=lambda entry: entry.path), True
+                try:
+                    info = item.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                kind = _kind(info.st_mode)
+                relative = "/".join((*parts, item.name))
+                entries.append(Entry(relative, kind, info.st_size if kind == "file" else 0, info.st_mtime))
+                if kind == "directory":
+                    if len(parts) + 1 < MAX_LISTED_DEPTH:
+                        pending.append((*parts, item.name))
+                    else:
+                        cut = True
+        finally:
+            os.close(directory)
+    return sorted(entries, key=lambda entry: entry.path), cut
+
+
+def _reopened(root: int, parts: tuple[str, ...]) -> int:
+    """A readable fd of the directory at `parts`, reached without following any symlink."""
+    held = os.dup(root)
+    try:
+        for part in parts[:-1]:
+            step = os.open(part, _HANDLE, dir_fd=held)
+            os.close(held)
+            held = step
+        return open_directory(held, parts[-1] if parts else "")
+    finally:
+        os.close(held)
 
 
 def _kind(mode: int) -> Literal["file", "directory", "symlink", "other"]:
@@ -131,60 +154,3 @@ def _kind(mode: int) -> Literal["file", "directory", "symlink", "other"]:
     if stat.S_ISDIR(mode):
         return "directory"
     return "symlink" if stat.S_ISLNK(mode) else "other"
-
-
-def write(workspace: Path, path: str, data: bytes, *, owner: tuple[int, int] | None) -> None:
-    """Create or replace a workspace file and its missing directories.
-
-    Args:
-        workspace: The workspace on the host.
-        path: The file, relative or under /workspace.
-        data: The whole new content.
-        owner: The host uid and gid to give what is created, so that commands of the sandbox may change it.
-
-    Raises:
-        PathOutsideWorkspace: The path leads outside the workspace.
-        OSError: The file cannot be written.
-    """
-    target = resolve(workspace, path)
-    if target == workspace:
-        raise IsADirectoryError(f"{path!r} is the workspace itself")
-    directory = workspace
-    for part in target.relative_to(workspace).parts[:-1]:
-        directory = directory / part
-        if not directory.exists():
-            directory.mkdir()
-            if owner is not None:
-                os.chown(directory, *owner, follow_symlinks=False)
-    fd = _open_regular(target, os.O_WRONLY | os.O_CREAT, path)
-    with open(fd, "wb") as file:
-        os.ftruncate(fd, 0)
-        file.write(data)
-        if owner is not None:
-            os.fchown(file.fileno(), *owner)
-
-
-def _open_regular(target: Path, flags: int, path: str) -> int:
-    """An fd of the regular file `target`; never a symlink, a directory, a FIFO or a device."""
-    # O_NOFOLLOW: a symlink put in place of the checked file since `resolve` is not followed. O_NONBLOCK:
-    # a FIFO a command left there must not block the service; it is refused once open.
-    try:
-        fd = os.open(target, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
-    except OSError as exc:  # named as the sandbox sees it: the host's paths are none of its business
-        raise type(exc)(exc.errno, f"{path!r}: {exc.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, f"{path!r}: Is a directory")
-        raise OSError(errno.EINVAL, f"{path!r}: Not a regular file")
-    os.set_blocking(fd, True)
-    return fd
-
-
-def give_to(workspace: Path, owner: tuple[int, int]) -> None:
-    """Make the workspace and everything in it belong to `owner` (symlinks themselves, not their targets)."""
-    os.chown(workspace, *owner, follow_symlinks=False)
-    for root, directories, files in os.walk(workspace):
-        for name in (*directories, *files):
-            os.chown(os.path.join(root, name), *owner, follow_symlinks=False)

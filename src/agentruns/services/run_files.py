@@ -6,13 +6,11 @@ it must be on the worker's host or on storage shared with the workers. When it i
 
 import os
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-import anyio.to_thread
-
-from agentruns.errors import Conflict, InvalidInput, NotFound, NotServedYet, Unreachable
+from agentruns.errors import Conflict, Forbidden, InvalidInput, NotFound, NotServedYet, Unreachable
+from agentruns.sandbox import jail_user
 from agentruns.sandbox import workspace as files
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
 from agentruns.sandbox.errors import PathOutsideWorkspace
@@ -74,9 +72,14 @@ async def list_files(db: Database, settings: Settings, org_id: str, run_id: str)
     """The entries of the run's workspace (at most `MAX_ENTRIES`, the shallowest first)."""
     run, workspace = await _workspace_of(db, settings, org_id, run_id)
     try:
-        entries, truncated = await anyio.to_thread.run_sync(partial(files.listing, workspace, limit=MAX_ENTRIES))
+        owner = jail_user.owner_of(workspace)
+        entries, truncated = await jail_user.call(owner, files.listing, workspace, limit=MAX_ENTRIES)
     except FileNotFoundError:
         raise NotFound(f"the workspace of run {run_id!r} was deleted") from None
+    except PermissionError:
+        raise Conflict(
+            f"the workspace of run {run_id!r} cannot be listed: its run took its own permission to read it away"
+        ) from None
     except OSError as exc:
         raise _unreachable(run_id, workspace.parent, exc.strerror or str(exc)) from None
     expires_at = None
@@ -108,15 +111,17 @@ async def open_file(db: Database, settings: Settings, org_id: str, run_id: str, 
         raise InvalidInput(f"name a file of the workspace; GET /agent/v1/run/{run_id}/files lists them")
     _run, workspace = await _workspace_of(db, settings, org_id, run_id)
     try:
-        file = await anyio.to_thread.run_sync(files.open_file, workspace, path)
+        owner = jail_user.owner_of(workspace)
+        file = await jail_user.call(owner, files.open_file, workspace, path)
     except PathOutsideWorkspace as exc:
         raise InvalidInput(f"{exc}: only files of the run's workspace can be downloaded") from None
     except (FileNotFoundError, NotADirectoryError):
         raise NotFound(f"the workspace of run {run_id!r} has no file {path!r}") from None
     except IsADirectoryError:
         raise InvalidInput(f"{path!r} is a directory; GET /agent/v1/run/{run_id}/files lists the workspace") from None
-    except PermissionError as exc:
-        raise _unreachable(run_id, workspace.parent, exc.strerror or str(exc)) from None
+    except PermissionError:
+        # As the run's own commands would be: the file API reads as the sandbox's user, with no more privilege.
+        raise Forbidden(f"{path!r} is not readable by the run's sandbox user (its mode forbids it)") from None
     except OSError as exc:  # not a regular file (a FIFO, a device), or a loop of symlinks
         raise InvalidInput(f"cannot download {exc.strerror or exc}") from None  # the message names the path
     return file, os.fstat(file.fileno()).st_size, PurePosixPath(path).name
