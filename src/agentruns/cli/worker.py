@@ -27,7 +27,11 @@ async def _run_until_signalled() -> None:
         loop.add_signal_handler(signum, stop.set)
     worker = Worker(settings)
     await worker.start()
-    print(f"agentruns worker {worker.executor_id} is running; Ctrl-C stops it", flush=True)
+    print(
+        f"agentruns worker {worker.executor_id} is running (sandbox limits by {worker.sandbox_limits}); "
+        "Ctrl-C stops it",
+        flush=True,
+    )
     with tuned_collector():
         await stop.wait()
     await worker.stop()

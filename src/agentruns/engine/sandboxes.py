@@ -16,9 +16,10 @@ from dbos._error import DBOSWorkflowConflictIDError  # not exported; see storage
 
 from agentruns.engine.context import WorkerContext
 from agentruns.engine.recorder import DatabaseRecorder
+from agentruns.sandbox import cgroups
 from agentruns.sandbox.availability import make_sandbox, usable_provider
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
-from agentruns.sandbox.bubblewrap import check_reachable, host_user
+from agentruns.sandbox.bubblewrap import BubblewrapSandbox, check_reachable, host_user
 from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
 from agentruns.sandbox.plugins import plugin_factory
 from agentruns.sandbox.protocol import Sandbox, SandboxLimits
@@ -40,6 +41,15 @@ def limits_for(settings: Settings, *, cpu: int, memory_mib: int) -> SandboxLimit
         max_workspace_entries=settings.sandbox_max_workspace_files,
         command_timeout_seconds=settings.sandbox_command_timeout_seconds,
     )
+
+
+def limits_enforcement(provider: str) -> str:
+    """What enforces the limits of this worker's sandboxes (for its start-up line)."""
+    if provider == BUBBLEWRAP:
+        return cgroups.enforcement()
+    if provider == UNISOLATED:
+        return "rlimits only (the development fallback)"
+    return f"the {provider} provider"
 
 
 def check_worker(settings: Settings) -> str:
@@ -92,11 +102,12 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
         raise SandboxError(f"the workspace could not be prepared: {exc}") from exc
     network = "on" if settings.sandbox_network else "off"
     isolation = " WITHOUT ISOLATION (the development fallback)" if sandbox.provider == UNISOLATED else ""
+    enforced = f", limits by {sandbox.enforcement}" if isinstance(sandbox, BubblewrapSandbox) else ""
     recorder.note_runtime(
         f"sandbox {sandbox.provider} {sandbox.runtime_id} started{isolation}: {limits.cpu} cpu, "
         f"{limits.memory_mib} MiB memory, {limits.max_processes} processes, files up to {limits.max_file_mib} MiB, "
         f"workspace up to {limits.max_workspace_mib} MiB and {limits.max_workspace_entries} entries, "
-        f"commands up to {limits.command_timeout_seconds:g} s, network {network}"
+        f"commands up to {limits.command_timeout_seconds:g} s, network {network}{enforced}"
     )
     recorder.note_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
     return sandbox

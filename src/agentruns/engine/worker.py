@@ -26,12 +26,13 @@ from agentruns.engine.client import EngineClient
 from agentruns.engine.context import WorkerContext, current, install
 from agentruns.engine.liveness import Liveness
 from agentruns.engine.names import APP_NAME, QUEUE_NAME, WORKFLOW_VERSION, workflow_id_for
-from agentruns.engine.sandboxes import check_worker
+from agentruns.engine.sandboxes import check_worker, limits_enforcement
 from agentruns.engine.wait_sweep import time_out_waits
 from agentruns.engine.workflow import run_workflow
 from agentruns.engine.workspace_sweep import sweep, sweep_interval
 from agentruns.events.webhook_sender import SWEEP_SECONDS as WEBHOOK_SWEEP_SECONDS
 from agentruns.events.webhook_sender import WebhookSender
+from agentruns.sandbox import cgroups
 from agentruns.sandbox.orphans import kill_orphaned_jails
 from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
@@ -63,6 +64,8 @@ class Worker:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.executor_id = settings.executor_id or default_executor_id()
+        self.sandbox_limits = "not known until the worker starts"
+        """What enforces the limits of this worker's sandboxes (cgroups, or rlimits only)."""
         self.db = Database(settings.database_url, pool_size=settings.database_pool_size)
         self.engine = EngineClient(settings.database_url)
         self._loops: list[asyncio.Task[None]] = []
@@ -119,7 +122,13 @@ class Worker:
                 name="agentruns-workspaces",
             ),
         ]
-        log.info("worker %s started; tools run in %s sandboxes", self.executor_id, provider)
+        self.sandbox_limits = limits_enforcement(provider)
+        log.info(
+            "worker %s started; tools run in %s sandboxes, limits by %s",
+            self.executor_id,
+            provider,
+            self.sandbox_limits,
+        )
 
     async def stop(self) -> None:
         """Stop taking runs and leave; runs in flight are taken over by another worker or on restart."""
@@ -159,8 +168,11 @@ class Worker:
             log.warning("worker %s is gone; %d of its runs were taken over", executor_id, runs)
 
     async def _kill_orphaned_jails(self) -> None:
-        """Kill what sandboxes of dead services on this host left running (`sandbox/orphans.py`)."""
+        """Kill what sandboxes of dead services on this host left running (`sandbox/orphans.py`), and remove
+        their cgroups (`sandbox/cgroups.py`)."""
         await asyncio.to_thread(kill_orphaned_jails)
+        if (tree := cgroups.detect()) is not None:
+            await asyncio.to_thread(cgroups.sweep, tree)
 
     async def _sweep_workspaces(self) -> None:
         """Delete the workspaces whose keep time is over (`engine/workspace_sweep.py`)."""

@@ -1,13 +1,14 @@
 """The bubblewrap provider: each command in fresh namespaces that see only the workspace and a shell's needs."""
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentruns.sandbox import jail_user
+from agentruns.sandbox import cgroups, jail_user
 from agentruns.sandbox import workspace as files
 from agentruns.sandbox.disk_watch import DiskWatch
 from agentruns.sandbox.errors import SandboxError
@@ -107,6 +108,7 @@ class BubblewrapSandbox:
         self._sessions = Sessions()
         self._disk = DiskWatch(self.workspace, limits.disk, self._owner)
         self._etc: Path | None = None
+        self._group: cgroups.SandboxGroup | None = None
 
     async def start(self) -> None:
         """Create the workspace, give it to the sandbox's host user and prepare /etc; no jail starts yet.
@@ -122,6 +124,17 @@ class BubblewrapSandbox:
                 check_reachable(self.workspace.parent, self._owner)
             make_workspace(self.workspace, self._owner)  # the sandbox's alone
             self._etc = await asyncio.to_thread(prepared_etc, self.workspace.parent, network=self.network)
+            tree = cgroups.detect()
+            if tree is not None:
+                group = cgroups.SandboxGroup(tree, cgroups.group_name(self.runtime_id))
+                limits = self.limits
+                try:
+                    await asyncio.to_thread(
+                        group.create, memory_mib=limits.memory_mib, max_processes=limits.max_processes, cpu=limits.cpu
+                    )
+                except OSError as exc:
+                    raise SandboxError(f"the sandbox's cgroup ({tree.description}) could not be made: {exc}") from exc
+                self._group = group
             self.state = "running"
         except BaseException:
             self.state = "error"
@@ -136,6 +149,8 @@ class BubblewrapSandbox:
         # A file, not a pipe: bubblewrap writing to a pipe whose reader died (the service) would die of
         # SIGPIPE and leave its half-made sandbox waiting forever for it.
         info_fd = os.memfd_create("bwrap-info")
+        group = self._group
+        before = group.events() if group is not None else None
         try:
             finished = await run_tree(
                 lambda fds: bwrap_argv(
@@ -146,13 +161,21 @@ class BubblewrapSandbox:
                 pass_fds=(info_fd,), user=self._owner, env={"PATH": os.defpath},
                 settle=lambda: _namespace_gone(info_fd),
                 watch=self._disk.until_full,
+                place=group.place if group is not None else None,
             )  # fmt: skip
         finally:
             os.close(info_fd)
         if not finished.launched and not finished.result.timed_out and self.state == "running":
             self.state = "error"
             raise SandboxError(f"bubblewrap could not start the sandbox: {finished.result.stderr.strip()}")
-        return finished.result
+        if group is None or before is None:
+            return finished.result
+        notes = cgroups.limit_notes(before, group.events(), memory_mib=self.limits.memory_mib,
+                                    max_processes=self.limits.max_processes)  # fmt: skip
+        if not notes:
+            return finished.result
+        stderr = "\n".join([finished.result.stderr, *notes] if finished.result.stderr else notes)
+        return dataclasses.replace(finished.result, stderr=stderr)
 
     async def read_file(self, path: str) -> bytes:
         """See `Sandbox.read_file`; read as the sandbox's host user, who must be allowed to."""
@@ -163,11 +186,20 @@ class BubblewrapSandbox:
         await self._disk.check_room(len(data))
         await jail_user.call(self._owner, files.write, self.workspace, path, data)
 
+    @property
+    def enforcement(self) -> str:
+        """What enforces the sandbox's limits (for its run's `runtime` log): of memory, processes and CPU, and of
+        its workspace's disk."""
+        return f"{cgroups.enforcement()}, disk by measuring the workspace"
+
     async def stop(self) -> None:
-        """Kill every running command's jail (its whole pid namespace) and end the sandbox."""
+        """Kill every running command's jail (its whole pid namespace), remove its cgroup and end the sandbox."""
         if self.state in ("running", "created"):
             self.state = "ended"
         await self._sessions.kill_all()
+        group, self._group = self._group, None
+        if group is not None:
+            await group.remove()
 
 
 def check_reachable(directory: Path, owner: tuple[int, int]) -> None:

@@ -13,6 +13,17 @@ _MARK = "agentruns-launcher"
 
 
 @functools.cache
+def service_mark() -> str:
+    """This process by pid and start time (a pid alone may be reused): `PID-START`."""
+    return f"{os.getpid()}-{_start_time(os.getpid())}"
+
+
+def service_alive(pid: int, started: int) -> bool:
+    """Whether the service `service_mark` named as `pid-started` still runs."""
+    return _alive(pid, started)
+
+
+@functools.cache
 def owner_mark() -> str:
     """The launcher's `$0`, naming this process by pid and start time (a pid alone may be reused).
 

@@ -115,6 +115,7 @@ async def run_tree(
     env: Mapping[str, str] | None = None,
     settle: Callable[[], Awaitable[None]] | None = None,
     watch: Callable[[], Awaitable[str]] | None = None,
+    place: Callable[[int], None] | None = None,
 ) -> Finished:
     """Start `argv_for(started_fd)` in a new session and wait for it, its time limit, or cancellation.
 
@@ -133,18 +134,28 @@ async def run_tree(
         settle: Awaited after the kill, to wait until every process of the command is gone.
         watch: Runs beside the command; if it returns first, the command is killed and its error output
             ends with `[killed: <what it returned>]` (a workspace over its disk limit).
+        place: Called with the process's pid before it runs its program, which waits for it to return (to
+            put the process in the sandbox's cgroup before anything of the command can start). If it raises,
+            the process ends without running anything and the error goes on.
     """
     stdout, stdout_fd = await _Capture.open(output_chars * 4)  # up to 4 bytes a character in UTF-8
     stderr, stderr_fd = await _Capture.open(output_chars * 4)
     started_read, started_write = os.pipe()
     os.set_blocking(started_read, False)
     alive_read, alive_write = os.pipe()  # both ends close on exec: only the read end is passed on, below
+    hold_read, hold_write = os.pipe() if place is not None else (-1, -1)
+    argv = list(argv_for(LauncherFds(started=started_write, alive=alive_read)))
+    if place is not None:
+        # A shell that waits for a line on its stdin, the hold pipe, before it becomes the program (with stdin
+        # from /dev/null, as without a hold); at the pipe's end (no line: the service failed to place it, or
+        # died) it exits without running anything.
+        argv = ["/bin/sh", "-c", 'read -r _ && exec "$@" </dev/null', "hold", *argv]
     uid, gid = user if user is not None else (None, None)
     began = time.monotonic()
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv_for(LauncherFds(started=started_write, alive=alive_read)), stdin=asyncio.subprocess.DEVNULL,
-            stdout=stdout_fd, stderr=stderr_fd, pass_fds=(started_write, alive_read, *pass_fds),
+            *argv, stdin=hold_read if place is not None else asyncio.subprocess.DEVNULL, stdout=stdout_fd,
+            stderr=stderr_fd, pass_fds=(started_write, alive_read, *pass_fds),
             start_new_session=True, cwd=cwd, env=env, umask=0o022,
             user=uid, group=gid, extra_groups=[] if user is not None else None,
         )  # fmt: skip
@@ -153,11 +164,28 @@ async def run_tree(
         stderr.close()
         os.close(started_read)
         os.close(alive_write)
+        if place is not None:
+            os.close(hold_write)
         raise
     finally:
-        for fd in (stdout_fd, stderr_fd, started_write, alive_read):
+        for fd in (stdout_fd, stderr_fd, started_write, alive_read, *([hold_read] if place is not None else [])):
             os.close(fd)
     sessions.add(process.pid)
+    if place is not None:
+        try:
+            place(process.pid)
+            os.write(hold_write, b"\n")
+        except BaseException:
+            _kill_session(process.pid)
+            await _settle(process, None, stdout, stderr)
+            stdout.close()
+            stderr.close()
+            sessions.discard(process.pid)
+            os.close(started_read)
+            os.close(alive_write)
+            raise
+        finally:
+            os.close(hold_write)
     timed_out = False
     stopped: str | None = None
     watcher = None if watch is None else asyncio.ensure_future(watch())
