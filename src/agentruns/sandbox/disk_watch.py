@@ -74,7 +74,9 @@ class DiskWatch:
     async def until_full(self) -> str:
         """Return, with the reason, once the workspace passes its limits and holds more than when the command
         began (see the module's docstring for when it is measured)."""
-        baseline = self.last if self.last is not None else await self.measure()
+        # The baseline counts everything: a floor (a measure the limit stopped) would make the first measure of
+        # this command, which counts further, look like growth and kill a command that added nothing.
+        baseline = self.last if self.last is not None and self.last.whole else await self.measure()
         # A measure stops as soon as it has counted enough to kill: its count is a floor of what the workspace takes.
         enough = max(self.limits.max_mib * 1024 * 1024, baseline.bytes)
         while True:

@@ -22,11 +22,13 @@ _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # an entry that changed betw
 @dataclass(frozen=True, slots=True)
 class Usage:
     """A workspace's measure: bytes on disk (allocated blocks, each inode once, symlinks not followed), the
-    entries counted, and whether a limit stopped the count (`over`: what it says, else None)."""
+    entries counted, whether a limit stopped the count (`over`: what it says, else None), and whether every
+    entry was counted (`whole`: False when `stop_above` stopped it, so `bytes` is only a floor)."""
 
     bytes: int
     entries: int
     over: str | None = None
+    whole: bool = True
 
 
 def measure(workspace: Path, *, max_entries: int, stop_above: int | None = None) -> Usage:
@@ -84,7 +86,7 @@ def _measure(root: int, max_entries: int, stop_above: int | None) -> Usage:
                 continue
             name = subdirectories.pop()
             if len(frames) >= MAX_DEPTH:
-                return Usage(total, entries, f"its directories nest more than {MAX_DEPTH} levels deep")
+                return Usage(total, entries, f"its directories nest more than {MAX_DEPTH} levels deep", whole=False)
             try:
                 enter(_opened(fd, name))
             except OSError as exc:
@@ -95,8 +97,8 @@ def _measure(root: int, max_entries: int, stop_above: int | None) -> Usage:
         for frame in frames:
             _close(*frame)
     if entries > max_entries:
-        return Usage(total, entries, f"it holds more than {max_entries} files and directories")
-    return Usage(total, entries)
+        return Usage(total, entries, f"it holds more than {max_entries} files and directories", whole=False)
+    return Usage(total, entries, whole=stop_above is None or total <= stop_above)
 
 
 def _opened(parent: int, name: str) -> tuple[int, int | None]:
