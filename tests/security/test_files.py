@@ -15,7 +15,7 @@ from tests.security.conftest import (
     wait_for_file,
 )
 
-ROUNDS = 1000
+ROUNDS = 500
 TENANTS = {"d", "e", "x", "y", "swapping", "stop", *(f"{name}/tenant.txt" for name in "dexy")}
 """What the swapping run's workspace may show: its directories, under either name, their files and its links."""
 
