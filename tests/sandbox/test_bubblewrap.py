@@ -240,6 +240,24 @@ async def test_background_processes_do_not_outlive_their_command(sandbox: Bubble
     assert await wait_until_gone(name, seconds=5) == []  # killed at once; reaped within moments, even under load
 
 
+TAKEOVER = Path(__file__).resolve().parents[1] / "support" / "jail_takeover.py"
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the takeover script speaks x86_64's registers")
+async def test_a_command_that_takes_over_its_jails_init_does_not_outlive_its_command_or_its_sandbox(
+    sandbox: BubblewrapSandbox,
+) -> None:
+    # Where ptrace is refused (seccomp) the takeover fails at once; where it is not, the service's kill of the
+    # namespace's init from outside still ends it, and the end of the sandbox empties its cgroup.
+    name = marker()
+    await sandbox.write_file("takeover.py", TAKEOVER.read_bytes())
+
+    await sandbox.run(f"python3 takeover.py 'while :; do echo {name} > /dev/null; sleep 0.2; done'", timeout_seconds=3)
+    await sandbox.stop()
+
+    assert await wait_until_gone(name, seconds=5) == []
+
+
 async def test_cancelling_the_caller_kills_the_command(sandbox: BubblewrapSandbox) -> None:
     seconds = f"{60 + uuid.uuid4().int % 1000 / 1000:.3f}"  # the sleep's own command line is `sleep <seconds>`
     task = asyncio.create_task(sandbox.run(f"sleep {seconds}"))

@@ -1,10 +1,12 @@
 """The bubblewrap provider: each command in fresh namespaces that see only the workspace and a shell's needs."""
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -159,7 +161,7 @@ class BubblewrapSandbox:
                 ),
                 timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
                 pass_fds=(info_fd,), user=self._owner, env={"PATH": os.defpath},
-                settle=lambda: _namespace_gone(info_fd),
+                settle=lambda: _end_namespace(info_fd),
                 watch=self._disk.until_full,
                 place=group.place if group is not None else None,
             )  # fmt: skip
@@ -220,8 +222,14 @@ def check_reachable(directory: Path, owner: tuple[int, int]) -> None:
             )
 
 
-async def _namespace_gone(info_fd: int) -> None:
-    """Wait until the jail's init, and so its whole pid namespace, is gone (bwrap's info names its pid)."""
+async def _end_namespace(info_fd: int) -> None:
+    """Kill the jail's init, and so its whole pid namespace, and wait until it is gone (bwrap's info names its
+    pid).
+
+    Its init normally exits with the command, and `--die-with-parent` kills it with bubblewrap; but a command
+    may take it over (ptrace, where nothing refuses it) and clear that, so the service kills it itself: a
+    SIGKILL from the parent namespace ends a namespace's init whatever it does.
+    """
     try:
         info: dict[str, object] = json.loads(os.pread(info_fd, 65536, 0) or b"{}")
         pid = info["child-pid"]
@@ -234,6 +242,11 @@ async def _namespace_gone(info_fd: int) -> None:
     except ProcessLookupError:
         return
     try:
+        if _is_namespace_init(pid):
+            with contextlib.suppress(ProcessLookupError):
+                # Through the pidfd: if the init was gone and its pid taken since, the status read above was the
+                # other process's, but the signal goes to the process the pidfd was opened on, or nowhere.
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         # A pidfd becomes readable when its process has exited; the kernel kills and waits for every other
         # process of a pid namespace before its init's exit is reported.
         loop = asyncio.get_running_loop()
@@ -245,3 +258,17 @@ async def _namespace_gone(info_fd: int) -> None:
             loop.remove_reader(pidfd)
     finally:
         os.close(pidfd)
+
+
+def _is_namespace_init(pid: int) -> bool:
+    """Whether the process is pid 1 of a pid namespace below this one (its `NSpid` line ends in 1): a jail's
+    init, not whatever process took its pid since it was reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            levels = line.split()[1:]
+            return len(levels) >= 2 and levels[-1] == "1"
+    return False

@@ -111,9 +111,11 @@ class SandboxGroup:
         )
 
     async def remove(self) -> None:
-        """Remove the group once its processes are gone (the sandbox killed them); a group still busy after a
-        few seconds is left for `sweep`."""
+        """Kill whatever is still in the group (the sandbox killed its jails; this is for a process that got out
+        of its jail's pid namespace's reach) and remove the group; a group still busy after a few seconds is
+        left for `sweep`."""
         for directory in dict.fromkeys(self.directories.values()):
+            await asyncio.to_thread(_kill_all_in, directory)
             await _remove_when_empty(directory)
 
 
