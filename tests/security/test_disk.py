@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from agentruns.sandbox import jail_user
-from agentruns.sandbox.disk_watch import POLL_SECONDS
+from agentruns.sandbox.disk_watch import QUIET_CHECK_SECONDS
 from agentruns.sandbox.usage import disk_bytes, measure
 from tests.security.conftest import WORKSPACE_MIB, Target, bash, start_run, tool_outputs, wait_for_end
 
@@ -32,7 +32,7 @@ def _write_rate(directory: Path) -> float:
     return 256 * MIB / took
 
 
-def test_many_files_then_a_fast_writer_overshoot_the_disk_limit_by_at_most_two_measures(target: Target) -> None:
+def test_many_files_then_a_fast_writer_overshoot_the_disk_limit_by_at_most_the_documented_bound(target: Target) -> None:
     run_id = start_run(
         target, bash(MANY_FILES, timeout_seconds=110), bash(FAST_WRITER, timeout_seconds=110), "reply done"
     )
@@ -48,9 +48,12 @@ def test_many_files_then_a_fast_writer_overshoot_the_disk_limit_by_at_most_two_m
     assert counted.entries > FILES
     assert "went over its disk limit of 64 MiB" in writer["stderr"], writer
     overshoot = used - WORKSPACE_MIB * MIB
-    # The documented bound: what the writer writes in one look at the file system and two measures. Measured here
-    # and now (a loaded machine writes and measures slower alike), with room for the two to vary between runs.
-    bound = 2 * rate * (POLL_SECONDS + 2 * one_measure) + 16 * MIB
+    # The documented bound: what the writer writes between the start of the last measure that found the workspace
+    # within its limit and the next one's end: a quiet interval (or two measures) and a measure. (Usually far less:
+    # one look at the file system triggers the next measure, unless space freed elsewhere on the file system at
+    # the same time hides the growth.) Measured here and now (a loaded machine writes and measures slower alike),
+    # with room for the two to vary between runs.
+    bound = 1.5 * rate * (max(QUIET_CHECK_SECONDS, 2 * one_measure) + 2 * one_measure) + 16 * MIB
     figures = (
         f"{overshoot / MIB:.0f} MiB over; bound {bound / MIB:.0f} MiB: {rate / MIB:.0f} MiB/s, {one_measure:.2f} s"
     )

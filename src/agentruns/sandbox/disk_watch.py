@@ -5,10 +5,12 @@ There is no quota on the workspace's file system, so the workspace is measured (
 host user): when a command starts, then again as soon as its file system (all of it: one `statvfs` every
 POLL_SECONDS) has grown by half of what the workspace may still take, in bytes or in entries, and otherwise after
 QUIET_CHECK_SECONDS (or twice as long as the last measure took, if that is longer). A run that writes fast
-overshoots its limit by at most what it writes in POLL_SECONDS and two measures (what one measure counts is as
-old as the measure), and `max_entries` bounds how long a measure takes; a measure stops as soon as it has
-counted more than the limit (docs/sandboxes.md gives the figures). A quiet file system costs a `statvfs` per
-POLL_SECONDS.
+overshoots its limit by at most what it writes in that interval and a measure (what one measure counts is as
+old as the measure; usually only POLL_SECONDS and two measures, unless space freed elsewhere on the file system
+hides the growth), and `max_entries` bounds how long a measure takes; a measure stops as soon as it has counted
+more than the limit (docs/sandboxes.md gives the figures). A quiet file system costs a `statvfs` per
+POLL_SECONDS. A workspace over its entries or depth limit cannot be measured whole: a command in it is ended once
+the file system grows by OVER_GROWTH.
 """
 
 import asyncio
@@ -26,6 +28,9 @@ POLL_SECONDS = 0.05
 """How often a running command's file system is looked at: the trigger of a new measure."""
 QUIET_CHECK_SECONDS = 2.0
 """How long a running command's workspace goes unmeasured at most, whatever its file system shows."""
+OVER_GROWTH = (4 * 1024 * 1024, 256)
+"""How much the file system (bytes, inodes) may grow while a command runs in a workspace over its entries or depth
+limit, which no measure can count whole: more, from anyone, ends the command."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,7 @@ class DiskWatch:
         baseline = self.last if self.last is not None and self.last.whole else await self.measure()
         # A measure stops as soon as it has counted enough to kill: its count is a floor of what the workspace takes.
         enough = max(self.limits.max_mib * 1024 * 1024, baseline.bytes)
+        started = _filesystem_use(self.workspace)
         while True:
             seen = _filesystem_use(self.workspace)
             began = time.monotonic()
@@ -89,21 +95,29 @@ class DiskWatch:
             if reason := self._passed(used, baseline):
                 return reason
             took = time.monotonic() - began
+            latest = began + max(QUIET_CHECK_SECONDS, 2 * took)
+            if used.over is not None:
+                # Over its entries or depth limit, a workspace cannot be measured whole, so a measure cannot see it
+                # grow; its file system can. The command may delete, not add.
+                if await self._until_grown(started, OVER_GROWTH, latest=latest):
+                    return f"the workspace is over its limits ({used.over}): delete files to go on"
+                continue
             room = (
                 max(self.limits.max_mib * 1024 * 1024 - used.bytes, 0),
                 max(self.limits.max_entries - used.entries, 0),
             )
-            await self._until_grown(seen, room, latest=began + max(QUIET_CHECK_SECONDS, 2 * took))
+            await self._until_grown(seen, (room[0] // 2, room[1] // 2), latest=latest)
 
-    async def _until_grown(self, seen: tuple[int, int], room: tuple[int, int], *, latest: float) -> None:
-        """Wait until the file system has grown by half of `room` (bytes, inodes) since `seen`, or until `latest`."""
+    async def _until_grown(self, seen: tuple[int, int], growth: tuple[int, int], *, latest: float) -> bool:
+        """Wait until the file system has grown by more than `growth` (bytes, inodes) since `seen` (True), or until
+        `latest` (False)."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
             if time.monotonic() >= latest:
-                return
+                return False
             used_bytes, used_inodes = _filesystem_use(self.workspace)
-            if (used_bytes - seen[0]) * 2 > room[0] or (used_inodes - seen[1]) * 2 > room[1]:
-                return
+            if used_bytes - seen[0] > growth[0] or used_inodes - seen[1] > growth[1]:
+                return True
 
     async def check_room(self, adding: int) -> None:
         """Refuse a write of `adding` bytes that would take the workspace over its limits (counting the file it
