@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from agentruns.cli.secrets import secret_box_or_exit
 from agentruns.cli.worker import refuse_without_sandbox
 from agentruns.settings import get_settings
 
@@ -27,6 +28,7 @@ def serve(
     with_worker = settings.worker if worker is None else worker
     if with_worker:
         refuse_without_sandbox(settings)
+    secret_box_or_exit(settings)  # exit status 2 naming the setting, before anything starts
     server = api_server(
         create_app(settings, with_worker=with_worker),
         host=host or settings.host,

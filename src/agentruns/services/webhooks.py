@@ -1,10 +1,12 @@
 """Watcher and webhook use cases: register a callback URL, list a run's deliveries, read and rotate the secret."""
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from agentruns import clock
+from agentruns.errors import Misconfigured
 from agentruns.events import signing
 from agentruns.ids import new_id
 from agentruns.schemas.runs import RunStatus
@@ -16,6 +18,9 @@ from agentruns.storage.database import Database
 from agentruns.storage.models import Run, RunWatcher
 from agentruns.storage.queries import runs, webhooks
 from agentruns.storage.queries.inserts import insert_once
+from agentruns.storage.secret_box import SecretBox, UndecryptableSecret
+
+log = logging.getLogger("agentruns.webhooks")
 
 SECRET_OVERLAP = timedelta(hours=24)
 """How long a rotated secret keeps signing beside the new one."""
@@ -71,10 +76,14 @@ async def run_webhooks(db: Database, org_id: str, run_id: str) -> RunWebhooks:
     return RunWebhooks(webhooks=items)
 
 
-async def signing_secret(db: Database, org_id: str) -> SigningSecret:
+async def signing_secret(db: Database, box: SecretBox, org_id: str) -> SigningSecret:
     """The organization's signing secret, created on first use."""
-    async with db.write() as session:
-        valid = await webhooks.valid_secrets(session, org_id, clock.now(), signing.new_secret())
+    try:
+        async with db.write() as session:
+            valid = await webhooks.valid_secrets(session, box, org_id, clock.now(), signing.new_secret())
+    except UndecryptableSecret as exc:
+        log.error("%s", exc)
+        raise Misconfigured(f"the signing secret cannot be read: {exc}") from None
     newest = valid[0]
     previous = valid[1] if len(valid) > 1 else None
     return SigningSecret(
@@ -84,8 +93,8 @@ async def signing_secret(db: Database, org_id: str) -> SigningSecret:
     )
 
 
-async def rotate_secret(db: Database, org_id: str) -> SigningSecret:
+async def rotate_secret(db: Database, box: SecretBox, org_id: str) -> SigningSecret:
     """A new signing secret; the one it replaces signs too for 24 hours, so receivers can switch over."""
     async with db.write() as session:
-        await webhooks.rotate(session, org_id, clock.now(), signing.new_secret(), overlap=SECRET_OVERLAP)
-    return await signing_secret(db, org_id)
+        await webhooks.rotate(session, box, org_id, clock.now(), signing.new_secret(), overlap=SECRET_OVERLAP)
+    return await signing_secret(db, box, org_id)
