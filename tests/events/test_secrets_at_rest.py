@@ -88,3 +88,11 @@ def test_a_server_with_another_key_says_so_without_a_traceback(sealed: Sealed) -
     assert "cannot be decrypted with the configured secrets key" in error["message"]
     assert "AGENTRUNS_SECRETS_KEY" in error["message"]
     assert "Traceback" not in answer.text
+
+
+def test_a_rotation_asked_of_a_server_with_another_key_changes_nothing(sealed: Sealed) -> None:
+    before = sealed.client.get("/agent/v1/webhooks/secret").json()
+    with running_server(Settings(database_url=sealed.url, secrets_key=SecretStr(new_key()))) as other:
+        answer = httpx.post(f"{other}/agent/v1/webhooks/secret", headers=sealed.client.headers, timeout=30)
+    assert answer.status_code == 503, answer.text
+    assert sealed.client.get("/agent/v1/webhooks/secret").json() == before

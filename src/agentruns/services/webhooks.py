@@ -78,9 +78,23 @@ async def run_webhooks(db: Database, org_id: str, run_id: str) -> RunWebhooks:
 
 async def signing_secret(db: Database, box: SecretBox, org_id: str) -> SigningSecret:
     """The organization's signing secret, created on first use."""
+    return await _secrets(db, box, org_id, rotate=False)
+
+
+async def rotate_secret(db: Database, box: SecretBox, org_id: str) -> SigningSecret:
+    """A new signing secret; the one it replaces signs too for 24 hours, so receivers can switch over."""
+    return await _secrets(db, box, org_id, rotate=True)
+
+
+async def _secrets(db: Database, box: SecretBox, org_id: str, *, rotate: bool) -> SigningSecret:
+    """The newest secret (made first if `rotate`) and when the one before stops signing, in one transaction: with
+    a key that cannot open them, `Misconfigured` and nothing changed."""
     try:
         async with db.write() as session:
-            valid = await webhooks.valid_secrets(session, box, org_id, clock.now(), signing.new_secret())
+            now = clock.now()
+            if rotate:
+                await webhooks.rotate(session, box, org_id, now, signing.new_secret(), overlap=SECRET_OVERLAP)
+            valid = await webhooks.valid_secrets(session, box, org_id, now, signing.new_secret())
     except UndecryptableSecret as exc:
         log.error("%s", exc)
         raise Misconfigured(f"the signing secret cannot be read: {exc}") from None
@@ -91,10 +105,3 @@ async def signing_secret(db: Database, box: SecretBox, org_id: str) -> SigningSe
         created_at=newest.created_at,
         previous_expires_at=previous.expires_at if previous else None,
     )
-
-
-async def rotate_secret(db: Database, box: SecretBox, org_id: str) -> SigningSecret:
-    """A new signing secret; the one it replaces signs too for 24 hours, so receivers can switch over."""
-    async with db.write() as session:
-        await webhooks.rotate(session, box, org_id, clock.now(), signing.new_secret(), overlap=SECRET_OVERLAP)
-    return await signing_secret(db, box, org_id)
