@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from agentruns.services.auth import issue_key
+from agentruns.services.webhooks import signing_secret
 from agentruns.settings import Settings
+from agentruns.storage import migrate
 from agentruns.storage.secret_box import SecretBox, SecretsKeyError, new_key
 from agentruns.storage.secrets_key import KEY_FILE_NAME, secret_box
+from tests.support.portal import async_bridge
 
 
 def _settings(url: str, **secrets: object) -> Settings:
@@ -75,3 +79,16 @@ def test_on_postgresql_a_missing_key_is_an_error_naming_the_setting_and_no_file_
 def test_the_key_and_a_key_file_together_are_refused() -> None:
     with pytest.raises(ValidationError, match="not both"):
         Settings(secrets_key=SecretStr(new_key()), secrets_key_file="/etc/agentruns/secrets.key")
+
+
+def test_on_sqlite_a_lost_key_file_is_not_replaced_while_the_database_holds_secrets(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/agentruns.db"
+    box = secret_box(_settings(url))
+    migrate.upgrade(url, secrets=box)
+    with async_bridge(url) as bridge:
+        org_id = bridge.call(issue_key, bridge.db, "lost").org_id
+        bridge.call(signing_secret, bridge.db, box, org_id)
+    (tmp_path / KEY_FILE_NAME).unlink()
+    with pytest.raises(SecretsKeyError, match=r"secrets\.key is missing, yet the database holds secrets"):
+        secret_box(_settings(url))
+    assert not (tmp_path / KEY_FILE_NAME).exists()

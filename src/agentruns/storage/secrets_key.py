@@ -5,9 +5,11 @@ database file. On PostgreSQL the processes of a deployment run on many machines 
 missing key is an error: a key generated on each machine would make each one unable to read the others' secrets.
 """
 
+import contextlib
 import logging
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
 from agentruns.settings import Settings
@@ -38,11 +40,30 @@ def secret_box(settings: Settings, database_url: str | None = None) -> SecretBox
     if kind is DatabaseKind.POSTGRESQL:
         raise SecretsKeyError(MISSING_ON_POSTGRESQL)
     path = data_directory_key_file(url)
+    if not path.exists() and holds_sealed_secrets(url):
+        raise SecretsKeyError(
+            f"the secrets key file {path} is missing, yet the database holds secrets encrypted with a key: restore the "
+            "file from its backup (or set AGENTRUNS_SECRETS_KEY to the key); a new key could not read them"
+        )
     try:
         text = read_or_create_key_file(path)
     except OSError as exc:
         raise SecretsKeyError(f"the secrets key file {path} cannot be read or made: {exc.strerror}") from None
     return SecretBox(parse_keys(text, source=f"the key file {path}"))
+
+
+def holds_sealed_secrets(database_url: str) -> bool:
+    """Whether the SQLite database (if its file exists) holds secrets sealed by some key (migration 0011 on)."""
+    _, parsed = parse_database_url(database_url)
+    assert parsed.database
+    database = Path(parsed.database).expanduser()
+    if not database.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(f"{database.absolute().as_uri()}?mode=ro", uri=True)) as connection:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(webhook_secrets)")}
+        if "sealed_secret" not in columns:
+            return False
+        return connection.execute("SELECT EXISTS (SELECT 1 FROM webhook_secrets)").fetchone() == (1,)
 
 
 def data_directory_key_file(database_url: str) -> Path:
