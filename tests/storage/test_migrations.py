@@ -12,8 +12,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
 
+from agentruns.cli import app
 from agentruns.events.signing import new_secret
+from agentruns.settings import get_settings
 from agentruns.storage import migrate
 from agentruns.storage.database import driver_url
 from agentruns.storage.models import Base
@@ -125,13 +128,14 @@ def test_0011_on_postgresql_without_a_key_stops_naming_the_setting_and_changes_n
     with postgres_database() as url:
         migrate.upgrade(url, "0009")
         _store_plain_secret(url, plain)
-        environment = {key: value for key, value in os.environ.items() if not key.startswith("AGENTRUNS_")}
-        agentruns = str(Path(sys.executable).with_name("agentruns"))
-        upgraded = subprocess.run(
-            [agentruns, "db", "upgrade"], env=environment | {"AGENTRUNS_DATABASE_URL": url}, capture_output=True,
-            text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert upgraded.returncode == 2, upgraded.stderr
-        assert "AGENTRUNS_SECRETS_KEY" in upgraded.stderr and "Traceback" not in upgraded.stderr
+        get_settings.cache_clear()
+        try:  # `agentruns db upgrade` in this process, with no secrets key in its environment
+            upgraded = CliRunner().invoke(
+                app, ["db", "upgrade"], env={"AGENTRUNS_DATABASE_URL": url, "AGENTRUNS_SECRETS_KEY": None}
+            )
+        finally:
+            get_settings.cache_clear()
+        assert upgraded.exit_code == 2, upgraded.output
+        assert "AGENTRUNS_SECRETS_KEY" in upgraded.stderr and upgraded.exception is not None
         assert migrate.current_revision(url) == "0009"
         assert _stored(url, "secret") == [plain]
