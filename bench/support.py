@@ -9,8 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from cryptography.fernet import Fernet
 from psycopg import sql
 
+SECRETS_KEY = os.environ.setdefault("AGENTRUNS_SECRETS_KEY", Fernet.generate_key().decode())
+"""The key of stored secrets for the benchmarks' processes: PostgreSQL needs one (the in-process settings read it
+from the environment; the servers the benchmarks start are given it)."""
 POSTGRES_ADMIN_URL = os.environ.get("AGENTRUNS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ("sqlite", "postgresql")
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timeout"})

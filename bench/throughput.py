@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.support import cpu_seconds, parse_timestamp, postgres_cpu_seconds, scripted_prompt
+from bench.support import SECRETS_KEY, cpu_seconds, parse_timestamp, postgres_cpu_seconds, scripted_prompt
 
 AGENTRUNS = str(Path(sys.executable).with_name("agentruns"))
 QUEUE_POLL_SECONDS = "0.05"
@@ -111,6 +111,7 @@ def serving(database_url: str, directory: Path, api_key: str, *, workers: int = 
     environment |= {
         "AGENTRUNS_DATABASE_URL": database_url,
         "AGENTRUNS_API_KEY": api_key,
+        "AGENTRUNS_SECRETS_KEY": SECRETS_KEY,
         "AGENTRUNS_QUEUE_POLL_SECONDS": QUEUE_POLL_SECONDS,
         "AGENTRUNS_WORKSPACE_ROOT": str(directory / "workspaces"),
         "AGENTRUNS_LOG_LEVEL": "warning",

@@ -13,11 +13,13 @@ from agentruns.storage import migrate
 from tests.support.databases import BACKENDS, database_url_for
 from tests.support.model_stub import ModelStub
 from tests.support.portal import AsyncBridge, async_bridge
+from tests.support.secrets_key import share_with_the_session
 from tests.support.servers import running_server, serving
 from tests.support.workers import TEST_POOL_SIZE, WorkerProcess
 from tests.support.workspaces import reachable_directory
 
 _org_numbers = itertools.count()
+share_with_the_session()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -73,3 +73,9 @@ class Unreachable(ServiceError):
     """This process cannot reach what the request needs (a workspace on another host); retrying here will not help."""
 
     code, status, should_retry = ErrorCode.INTERNAL_ERROR, 503, False
+
+
+class Misconfigured(ServiceError):
+    """The server's configuration keeps it from doing the request (a wrong secrets key); an operator must fix it."""
+
+    code, status, should_retry = ErrorCode.INTERNAL_ERROR, 503, False

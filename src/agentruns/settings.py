@@ -24,6 +24,16 @@ class Settings(BaseSettings):
         description="A key accepted for the organization named by `default_org_name`, created on first use.",
     )
     default_org_name: str = Field(default="default", description="The organization `api_key` belongs to.")
+    key_cache_seconds: float = Field(
+        default=30, ge=0, le=300, description="How long an API process trusts a key it found valid (0: never caches)."
+    )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys, comma-separated, that encrypt stored secrets: the first encrypts, all decrypt.",
+    )
+    secrets_key_file: str | None = Field(
+        default=None, description="A file holding the `secrets_key` keys (one a line, or comma-separated)."
+    )
     database_pool_size: int = Field(
         default=10, ge=1, le=1000, description="Connections one process keeps to PostgreSQL for agentruns' tables."
     )
@@ -125,6 +135,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "AGENTRUNS_WORKER_DEAD_AFTER_SECONDS must be at least 3 times AGENTRUNS_WORKER_HEARTBEAT_SECONDS"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _one_source_of_secrets_keys(self) -> Self:
+        if self.secrets_key is not None and self.secrets_key_file is not None:
+            raise ValueError("set AGENTRUNS_SECRETS_KEY or AGENTRUNS_SECRETS_KEY_FILE, not both")
         return self
 
     @field_validator("rate_limit")

@@ -65,6 +65,8 @@ def test_serve_with_no_configuration_uses_a_sqlite_file_under_dot_agentruns(home
     with agentruns_serve(environment, cwd=home) as server:
         assert httpx.get(f"{server.url}/health").json()["database"] == "sqlite"
         assert (home / ".agentruns" / "agentruns.db").exists()
+        key_file = home / ".agentruns" / "secrets.key"  # the embedded default's secrets key, made on first start
+        assert key_file.stat().st_mode & 0o777 == 0o600
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended.
     assert "Application shutdown complete" in server.output
     assert server.process.returncode in (0, -signal.SIGTERM), server.output

@@ -15,6 +15,7 @@ import pytest
 from agentruns.storage import migrate
 from tests.support.databases import database_url_for
 from tests.support.factories import make_agent, make_run
+from tests.support.secrets_key import TEST_SECRETS_KEY
 from tests.support.servers import ServeProcess, agentruns_serve
 from tests.support.workers import TEST_POOL_SIZE
 from tests.support.workspaces import reachable_directory
@@ -65,6 +66,7 @@ def _serving(backend: str, tmp_path_factory: pytest.TempPathFactory, workspaces:
         environment |= {
             "AGENTRUNS_DATABASE_URL": url,
             "AGENTRUNS_API_KEY": KEY,
+            "AGENTRUNS_SECRETS_KEY": TEST_SECRETS_KEY,
             "AGENTRUNS_WORKSPACE_ROOT": str(workspaces),
             "AGENTRUNS_QUEUE_POLL_SECONDS": "0.05",
             "AGENTRUNS_LOG_LEVEL": "warning",

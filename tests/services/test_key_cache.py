@@ -20,3 +20,9 @@ def test_a_full_cache_starts_over() -> None:
     cache.put("b", "org_b")
     cache.put("c", "org_c")
     assert (cache.get("a"), cache.get("c")) == (None, "org_c")
+
+
+def test_a_cache_of_zero_seconds_keeps_nothing() -> None:
+    cache = KeyCache(seconds=0)
+    cache.put("digest", "org_1")
+    assert cache.get("digest") is None

@@ -7,15 +7,22 @@ import sys
 from pathlib import Path
 
 import psycopg
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
 
+from agentruns.cli import app
+from agentruns.events.signing import new_secret
+from agentruns.settings import get_settings
 from agentruns.storage import migrate
 from agentruns.storage.database import driver_url
 from agentruns.storage.models import Base
-from tests.support.databases import needs_postgresql, postgres_database
+from agentruns.storage.secret_box import SecretBox, new_key
+from tests.support.databases import database_url_for, needs_postgresql, postgres_database
+from tests.support.raw_database import forms_of, raw_database
 
 
 def ours(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -76,3 +83,59 @@ def test_the_events_function_plans_its_statements_once_per_connection() -> None:
                 "SELECT proconfig FROM pg_proc WHERE proname = 'agentruns_append_events'"
             ).fetchone()
     assert row is not None and "plan_cache_mode=force_generic_plan" in (row[0] or [])
+
+
+def _store_plain_secret(url: str, secret: str) -> None:
+    engine = create_engine(driver_url(url, asynchronous=False))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO organizations VALUES ('org_old', 'old', '2026-01-01 00:00:00+00')"))
+            connection.execute(
+                text("INSERT INTO webhook_secrets VALUES ('org_old', 1, :secret, '2026-01-01 00:00:00+00', NULL)"),
+                {"secret": secret},
+            )
+    finally:
+        engine.dispose()
+
+
+def _stored(url: str, column: str) -> list[str]:
+    engine = create_engine(driver_url(url, asynchronous=False))
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(f"SELECT {column} FROM webhook_secrets")).scalars())  # noqa: S608
+    finally:
+        engine.dispose()
+
+
+def test_0011_encrypts_the_stored_secrets_and_its_downgrade_decrypts_them(backend: str, tmp_path: Path) -> None:
+    plain = new_secret()
+    box = SecretBox([new_key()])
+    with database_url_for(backend, tmp_path) as url:
+        migrate.upgrade(url, "0009")
+        _store_plain_secret(url, plain)
+        migrate.upgrade(url, secrets=box)
+        [sealed] = _stored(url, "sealed_secret")
+        assert box.open(sealed) == plain
+        copy = raw_database(url)  # on SQLite the old rows' pages were zeroed, not just freed
+        assert not [form for form in forms_of(plain) if form in copy]
+        command.downgrade(migrate.alembic_config(url, box), "0009")
+        assert _stored(url, "secret") == [plain]
+
+
+@needs_postgresql
+def test_0011_on_postgresql_without_a_key_stops_naming_the_setting_and_changes_nothing() -> None:
+    plain = new_secret()
+    with postgres_database() as url:
+        migrate.upgrade(url, "0009")
+        _store_plain_secret(url, plain)
+        get_settings.cache_clear()
+        try:  # `agentruns db upgrade` in this process, with no secrets key in its environment
+            upgraded = CliRunner().invoke(
+                app, ["db", "upgrade"], env={"AGENTRUNS_DATABASE_URL": url, "AGENTRUNS_SECRETS_KEY": None}
+            )
+        finally:
+            get_settings.cache_clear()
+        assert upgraded.exit_code == 2, upgraded.output
+        assert "AGENTRUNS_SECRETS_KEY" in upgraded.stderr and upgraded.exception is not None
+        assert migrate.current_revision(url) == "0009"
+        assert _stored(url, "secret") == [plain]

@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support.secrets_key import TEST_SECRETS_KEY
+
 AGENTRUNS = str(Path(sys.executable).with_name("agentruns"))
 TEST_POOL_SIZE = "4"
 
@@ -26,6 +28,8 @@ class WorkerProcess:
     ) -> None:
         environment = {key: value for key, value in os.environ.items() if not key.startswith("AGENTRUNS_")}
         environment |= {
+            # The session's key of stored secrets (`tests.support.secrets_key`), which the API servers use too.
+            "AGENTRUNS_SECRETS_KEY": os.environ.get("AGENTRUNS_SECRETS_KEY", TEST_SECRETS_KEY),
             "AGENTRUNS_DATABASE_URL": database_url,
             "AGENTRUNS_WORKSPACE_ROOT": str(workspace_root),
             "AGENTRUNS_QUEUE_POLL_SECONDS": "0.05",

@@ -17,6 +17,7 @@ from agentruns.events.listener import NotificationListener
 from agentruns.settings import Settings, get_settings
 from agentruns.storage import migrate
 from agentruns.storage.database import Database
+from agentruns.storage.secrets_key import secret_box
 
 ROUTERS = (health.router, agents.router, runs.router, run_files.router, execute.router, webhooks.router)
 
@@ -31,14 +32,15 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     """The ASGI application; its lifespan applies migrations, opens the database and, in the embedded
     mode (`with_worker`), runs a worker in the same process and event loop."""
     settings = settings or get_settings()
+    box = secret_box(settings)  # before anything starts: a missing key on PostgreSQL is a start-up error
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
     engine = EngineClient(settings.database_url)
     listener = NotificationListener(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncGenerator[None]:
-        await anyio.to_thread.run_sync(migrate.upgrade, settings.database_url)
-        worker = Worker(settings) if with_worker else None
+        await anyio.to_thread.run_sync(lambda: migrate.upgrade(settings.database_url, secrets=box))
+        worker = Worker(settings, secrets=box) if with_worker else None
         if worker is not None:
             await worker.start()
         await listener.start()
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.settings = settings
     app.state.db = db
     app.state.engine = engine
+    app.state.secret_box = box
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

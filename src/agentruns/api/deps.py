@@ -1,4 +1,5 @@
-"""FastAPI dependencies as `Annotated` aliases: the database, the settings and the caller's organization."""
+"""FastAPI dependencies as `Annotated` aliases: the database, the settings, the secrets key and the caller's
+organization."""
 
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from agentruns.engine.client import EngineClient
 from agentruns.errors import Unauthorized
 from agentruns.settings import Settings
 from agentruns.storage.database import Database
+from agentruns.storage.secret_box import SecretBox
 
 # Authentication itself happens in `middleware.Authenticate`; this scheme documents it in OpenAPI.
 # The dependencies are `async def` though none awaits: FastAPI runs a plain `def` dependency in its thread pool, a
@@ -28,6 +30,10 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def _secret_box(request: Request) -> SecretBox:
+    return request.app.state.secret_box
+
+
 async def _current_org(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> str:
@@ -40,4 +46,5 @@ async def _current_org(
 DatabaseDep = Annotated[Database, Depends(_database)]
 EngineDep = Annotated[EngineClient, Depends(_engine)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+SecretBoxDep = Annotated[SecretBox, Depends(_secret_box)]
 CurrentOrg = Annotated[str, Depends(_current_org)]

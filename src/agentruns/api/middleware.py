@@ -104,15 +104,16 @@ class Authenticate:
     """Resolve `Authorization: Bearer <key>` to an organization for every `/agent/…` request.
 
     It runs before the body is parsed, so an unauthenticated caller learns nothing about the request's
-    validity. The organization id is left in `request.state.org_id` for the `CurrentOrg` dependency.
-    The organization's request rate limit is applied here too, before any work is done.
+    validity. A key found valid is trusted for `AGENTRUNS_KEY_CACHE_SECONDS` by this process (`auth.KeyCache`): the
+    bound on how long a revoked key still works here. The organization id is left in `request.state.org_id` for
+    the `CurrentOrg` dependency. The organization's request rate limit is applied here too, before any work is done.
     """
 
     def __init__(self, app: ASGIApp, db: Database, settings: Settings) -> None:
         self.app = app
         self.db = db
         self.settings = settings
-        self.keys = auth.KeyCache()
+        self.keys = auth.KeyCache(settings.key_cache_seconds)
         self.rate_limit = OrgRateLimit(settings.rate_limit) if settings.rate_limit.strip().lower() != "off" else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,7 +139,10 @@ class Authenticate:
 
     @staticmethod
     def _bearer_token(scope: Scope) -> str:
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1").strip()
+        """The key of the last `Authorization` header, as the last of repeated values wins elsewhere; a proxy that
+        folds repeated headers into one comma-separated value gives the same key (keys hold no comma)."""
+        values = [value for name, value in scope["headers"] if name == b"authorization"]
+        header = values[-1].decode("latin-1").rsplit(",", 1)[-1].strip() if values else ""
         scheme, _, token = header.partition(" ")
         if not header:
             raise Unauthorized("missing API key: send the header `Authorization: Bearer <key>`")

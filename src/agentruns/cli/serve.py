@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from agentruns.cli.secrets import secret_box_or_exit
 from agentruns.cli.worker import refuse_without_sandbox
 from agentruns.settings import get_settings
 
@@ -20,13 +21,14 @@ def serve(
     ] = None,
 ) -> None:
     """Start the API server (migrations are applied on start); by default a worker runs in the same process."""
-    from agentruns.api.app import create_app
-    from agentruns.api.server import api_server
-
     settings = get_settings()
     with_worker = settings.worker if worker is None else worker
     if with_worker:
         refuse_without_sandbox(settings)
+    secret_box_or_exit(settings)  # exit status 2 naming the setting, before anything starts
+    from agentruns.api.app import create_app
+    from agentruns.api.server import api_server
+
     server = api_server(
         create_app(settings, with_worker=with_worker),
         host=host or settings.host,

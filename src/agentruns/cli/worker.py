@@ -3,29 +3,34 @@
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agentruns.cli.secrets import secret_box_or_exit
 from agentruns.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from agentruns.storage.secret_box import SecretBox
 
 # The engine, storage and sandbox modules are imported where they are used: every `agentruns` command
 # imports this module, and the client commands (`agentruns runs …`) should start at once.
 
 
-async def _run_until_signalled() -> None:
+async def _run_until_signalled(box: "SecretBox") -> None:
     from agentruns.collector import tuned_collector
     from agentruns.engine.worker import Worker
     from agentruns.storage import migrate
 
     settings = get_settings()
-    await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    await asyncio.to_thread(lambda: migrate.upgrade(settings.database_url, secrets=box))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    worker = Worker(settings)
+    worker = Worker(settings, secrets=box)
     await worker.start()
     print(
         f"agentruns worker {worker.executor_id} is running (sandbox limits by {worker.sandbox_limits}); "
@@ -43,7 +48,8 @@ def worker() -> None:
         level=get_settings().log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     refuse_without_sandbox(get_settings())
-    asyncio.run(_run_until_signalled())
+    box = secret_box_or_exit(get_settings())
+    asyncio.run(_run_until_signalled(box))
 
 
 def refuse_without_sandbox(settings: Settings) -> None:

@@ -41,6 +41,8 @@ from agentruns.storage.database import Database, system_database_url
 from agentruns.storage.models import Run
 from agentruns.storage.queries import journal, run_states
 from agentruns.storage.queries.orphans import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
+from agentruns.storage.secret_box import SecretBox
+from agentruns.storage.secrets_key import secret_box
 
 log = logging.getLogger("agentruns.worker")
 
@@ -61,7 +63,8 @@ def default_executor_id() -> str:
 class Worker:
     """One worker process's engine: DBOS launched on this event loop plus its housekeeping loops."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, secrets: SecretBox | None = None) -> None:
+        """`secrets`: the key box of stored secrets, found from the settings if not given (`SecretsKeyError`)."""
         self.settings = settings
         self.executor_id = settings.executor_id or default_executor_id()
         self.sandbox_limits = "not known until the worker starts"
@@ -69,7 +72,8 @@ class Worker:
         self.db = Database(settings.database_url, pool_size=settings.database_pool_size)
         self.engine = EngineClient(settings.database_url)
         self._loops: list[asyncio.Task[None]] = []
-        self._webhooks = WebhookSender(self.db, settings, self.executor_id)
+        box = secrets if secrets is not None else secret_box(settings)
+        self._webhooks = WebhookSender(self.db, settings, self.executor_id, box)
         self._liveness = Liveness(settings, self.executor_id)
         self._journal_from: journal.Execution | None = None
 

@@ -28,6 +28,7 @@ from agentruns.storage.database import Database
 from agentruns.storage.models import WebhookDelivery
 from agentruns.storage.queries import webhooks
 from agentruns.storage.queries.webhooks import MAX_ATTEMPTS
+from agentruns.storage.secret_box import SecretBox, UndecryptableSecret
 
 log = logging.getLogger("agentruns.webhooks")
 
@@ -46,8 +47,10 @@ def retry_delay(first_seconds: float, retry: int) -> float:
 class WebhookSender:
     """Sends the webhooks that are due, under this worker's name (`owner`) for the leases."""
 
-    def __init__(self, db: Database, settings: Settings, owner: str, *, hub: EventHub = HUB) -> None:
+    def __init__(self, db: Database, settings: Settings, owner: str, box: SecretBox, *, hub: EventHub = HUB) -> None:
+        """`box` opens the organizations' stored signing secrets."""
         self._db = db
+        self._box = box
         self._settings = settings
         self._owner = owner
         self._client = webhook_client(settings.webhook_ca_bundle)
@@ -103,8 +106,14 @@ class WebhookSender:
         except RefusedTarget as exc:
             return Answer(None, f"refused: {exc}")
         body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False)
-        async with self._db.write() as session:
-            valid = await webhooks.valid_secrets(session, delivery.org_id, clock.now(), signing.new_secret())
+        try:
+            async with self._db.write() as session:
+                valid = await webhooks.valid_secrets(
+                    session, self._box, delivery.org_id, clock.now(), signing.new_secret()
+                )
+        except UndecryptableSecret as exc:  # a wrong key: nothing is sent unsigned; retried, as the key may be fixed
+            log.error("webhook %s: %s", delivery.id, exc)
+            return Answer(None, f"not sent: {exc}")
         headers = signing.signed_headers(delivery.id, body, [secret.secret for secret in valid], clock.now())
         try:
             return await post(self._client, target, body.encode(), headers)

@@ -50,7 +50,8 @@ async def issue_key(db: Database, org_name: str) -> IssuedKey:
 
 class KeyCache:
     """Keys seen valid in the last `seconds` skip the database; a revoked key is refused at most that long
-    after its revocation. One cache per application (per database and settings)."""
+    after its revocation (`AGENTRUNS_KEY_CACHE_SECONDS`; 0 caches nothing). One cache per application, so per API
+    process: each process's bound runs from its own last look-up, none longer than `seconds`."""
 
     def __init__(self, seconds: float = 30.0, size: int = 10_000) -> None:
         self.seconds = seconds
@@ -64,6 +65,8 @@ class KeyCache:
 
     def put(self, digest: str, org_id: str) -> None:
         """Remember a valid key."""
+        if self.seconds <= 0:
+            return
         if len(self._valid) >= self.size:
             self._valid.clear()
         self._valid[digest] = (org_id, time.monotonic() + self.seconds)

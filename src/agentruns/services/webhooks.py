@@ -1,10 +1,12 @@
 """Watcher and webhook use cases: register a callback URL, list a run's deliveries, read and rotate the secret."""
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from agentruns import clock
+from agentruns.errors import Misconfigured
 from agentruns.events import signing
 from agentruns.ids import new_id
 from agentruns.schemas.runs import RunStatus
@@ -16,6 +18,9 @@ from agentruns.storage.database import Database
 from agentruns.storage.models import Run, RunWatcher
 from agentruns.storage.queries import runs, webhooks
 from agentruns.storage.queries.inserts import insert_once
+from agentruns.storage.secret_box import SecretBox, UndecryptableSecret
+
+log = logging.getLogger("agentruns.webhooks")
 
 SECRET_OVERLAP = timedelta(hours=24)
 """How long a rotated secret keeps signing beside the new one."""
@@ -71,10 +76,28 @@ async def run_webhooks(db: Database, org_id: str, run_id: str) -> RunWebhooks:
     return RunWebhooks(webhooks=items)
 
 
-async def signing_secret(db: Database, org_id: str) -> SigningSecret:
+async def signing_secret(db: Database, box: SecretBox, org_id: str) -> SigningSecret:
     """The organization's signing secret, created on first use."""
-    async with db.write() as session:
-        valid = await webhooks.valid_secrets(session, org_id, clock.now(), signing.new_secret())
+    return await _secrets(db, box, org_id, rotate=False)
+
+
+async def rotate_secret(db: Database, box: SecretBox, org_id: str) -> SigningSecret:
+    """A new signing secret; the one it replaces signs too for 24 hours, so receivers can switch over."""
+    return await _secrets(db, box, org_id, rotate=True)
+
+
+async def _secrets(db: Database, box: SecretBox, org_id: str, *, rotate: bool) -> SigningSecret:
+    """The newest secret (made first if `rotate`) and when the one before stops signing, in one transaction: with
+    a key that cannot open them, `Misconfigured` and nothing changed."""
+    try:
+        async with db.write() as session:
+            now = clock.now()
+            if rotate:
+                await webhooks.rotate(session, box, org_id, now, signing.new_secret(), overlap=SECRET_OVERLAP)
+            valid = await webhooks.valid_secrets(session, box, org_id, now, signing.new_secret())
+    except UndecryptableSecret as exc:
+        log.error("%s", exc)
+        raise Misconfigured(f"the signing secret cannot be read: {exc}") from None
     newest = valid[0]
     previous = valid[1] if len(valid) > 1 else None
     return SigningSecret(
@@ -82,10 +105,3 @@ async def signing_secret(db: Database, org_id: str) -> SigningSecret:
         created_at=newest.created_at,
         previous_expires_at=previous.expires_at if previous else None,
     )
-
-
-async def rotate_secret(db: Database, org_id: str) -> SigningSecret:
-    """A new signing secret; the one it replaces signs too for 24 hours, so receivers can switch over."""
-    async with db.write() as session:
-        await webhooks.rotate(session, org_id, clock.now(), signing.new_secret(), overlap=SECRET_OVERLAP)
-    return await signing_secret(db, org_id)

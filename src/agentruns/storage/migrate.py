@@ -1,13 +1,17 @@
 """Bring a database's schema to the newest Alembic migration (on start and by `agentruns db upgrade`)."""
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from dbos import DBOS
 
+from agentruns.settings import get_settings
 from agentruns.storage.database import ensure_sqlite_directory, system_database_url
+from agentruns.storage.secret_box import SecretBox
+from agentruns.storage.secrets_key import secret_box
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Alembic keeps its migration context in module globals: one upgrade at a time per process.
@@ -15,19 +19,28 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _one_upgrade_at_a_time = threading.Lock()
 
 
-def alembic_config(database_url: str) -> Config:
-    """An Alembic configuration for this package's migrations, with no alembic.ini needed."""
+def alembic_config(database_url: str, secrets: SecretBox | None = None) -> Config:
+    """An Alembic configuration for this package's migrations, with no alembic.ini needed.
+
+    A migration that encrypts or decrypts stored secrets uses `secrets`, or else the key this process's settings
+    give for the database (`storage.secrets_key`), looked up only if a migration needs it.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = database_url
+    supplier: Callable[[], SecretBox] = (
+        (lambda: secrets) if secrets is not None else (lambda: secret_box(get_settings(), database_url))
+    )
+    config.attributes["secret_box"] = supplier
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply every migration up to `revision`; safe when several processes start at once."""
+def upgrade(database_url: str, revision: str = "head", *, secrets: SecretBox | None = None) -> None:
+    """Apply every migration up to `revision`; safe when several processes start at once. `secrets`: as
+    `alembic_config` takes it."""
     ensure_sqlite_directory(database_url)
     with _one_upgrade_at_a_time:
-        command.upgrade(alembic_config(database_url), revision)
+        command.upgrade(alembic_config(database_url, secrets), revision)
         # The durable engine's own tables (schema `dbos` on PostgreSQL; unprefixed in a SQLite file).
         DBOS.migrate(system_database_url(database_url))
 

@@ -275,7 +275,8 @@ class WebhookSecret(Base):
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    secret: Mapped[str] = mapped_column(String(100))
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    """The secret encrypted with the deployment's secrets key (`storage.secret_box`): never stored in plain text."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.storage.models import ApiKey, Organization
@@ -30,3 +30,18 @@ async def ensure(session: AsyncSession, org_id: str, name: str, created_at: date
 def add_key(session: AsyncSession, key: ApiKey) -> None:
     """Store a new key."""
     session.add(key)
+
+
+async def keys(session: AsyncSession, org_name: str | None = None) -> list[tuple[ApiKey, str]]:
+    """Every key (of the organization `org_name` only, if given) with its organization's name, oldest first."""
+    query = select(ApiKey, Organization.name).join(Organization, Organization.id == ApiKey.org_id)
+    if org_name is not None:
+        query = query.where(Organization.name == org_name)
+    rows = await session.execute(query.order_by(ApiKey.created_at, ApiKey.id))
+    return [(key, name) for key, name in rows]
+
+
+async def revoke_key(session: AsyncSession, key_id: str, now: datetime) -> ApiKey | None:
+    """Mark the key revoked (once: a revoked key keeps its first revocation time); None if there is no such key."""
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=now))
+    return await session.scalar(select(ApiKey).where(ApiKey.id == key_id).execution_options(populate_existing=True))

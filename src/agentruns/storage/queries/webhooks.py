@@ -6,6 +6,7 @@ so no two send one at once; a worker that dies leaves its claims to expire, or t
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, exists, or_, select, update
@@ -17,6 +18,7 @@ from agentruns.ids import new_id
 from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunWatcher, WebhookAttempt, WebhookDelivery, WebhookSecret
 from agentruns.storage.queries.inserts import insert_once, insert_once_on
+from agentruns.storage.secret_box import SecretBox
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 MAX_ATTEMPTS = 4
@@ -178,8 +180,20 @@ async def of_run(
     return listed
 
 
-async def valid_secrets(session: AsyncSession, org_id: str, now: datetime, new: str) -> Sequence[WebhookSecret]:
-    """The organization's secrets that still sign, newest first; the first is created (as `new`) if it has none."""
+@dataclass(frozen=True, slots=True)
+class SigningSecret:
+    """A version of an organization's signing secret, decrypted."""
+
+    secret: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+async def valid_secrets(
+    session: AsyncSession, box: SecretBox, org_id: str, now: datetime, new: str
+) -> list[SigningSecret]:
+    """The organization's secrets that still sign, newest first, decrypted with `box`; the first is created (as
+    `new`, sealed) if it has none. `UndecryptableSecret` if `box` has not the key that sealed one."""
     query = (
         select(WebhookSecret)
         .where(
@@ -189,18 +203,20 @@ async def valid_secrets(session: AsyncSession, org_id: str, now: datetime, new: 
         .order_by(WebhookSecret.version.desc())
     )
     found = (await session.scalars(query)).all()
-    if found:
-        return found
-    await insert_once(
-        session,
-        WebhookSecret,
-        [{"org_id": org_id, "version": 1, "secret": new, "created_at": now, "expires_at": None}],
-    )
-    return (await session.scalars(query.execution_options(populate_existing=True))).all()
+    if not found:
+        await insert_once(
+            session,
+            WebhookSecret,
+            [{"org_id": org_id, "version": 1, "sealed_secret": box.seal(new), "created_at": now, "expires_at": None}],
+        )
+        found = (await session.scalars(query.execution_options(populate_existing=True))).all()
+    return [SigningSecret(box.open(row.sealed_secret), row.created_at, row.expires_at) for row in found]
 
 
-async def rotate(session: AsyncSession, org_id: str, now: datetime, new: str, *, overlap: timedelta) -> None:
-    """Make `new` the organization's secret; the one it replaces keeps signing for `overlap`."""
+async def rotate(
+    session: AsyncSession, box: SecretBox, org_id: str, now: datetime, new: str, *, overlap: timedelta
+) -> None:
+    """Make `new` (sealed with `box`) the organization's secret; the one it replaces keeps signing for `overlap`."""
     current = await session.scalar(
         select(WebhookSecret).where(WebhookSecret.org_id == org_id).order_by(WebhookSecret.version.desc()).limit(1)
     )
@@ -210,5 +226,15 @@ async def rotate(session: AsyncSession, org_id: str, now: datetime, new: str, *,
     await insert_once(
         session,
         WebhookSecret,
-        [{"org_id": org_id, "version": version, "secret": new, "created_at": now, "expires_at": None}],
+        [{"org_id": org_id, "version": version, "sealed_secret": box.seal(new), "created_at": now, "expires_at": None}],
     )
+
+
+async def reseal_all(session: AsyncSession, box: SecretBox) -> int:
+    """Encrypt every stored secret again under `box`'s first key (after a new key was put first); how many.
+    `UndecryptableSecret` (and nothing changed, once the transaction rolls back) if one was sealed with no key of
+    `box`."""
+    rows = (await session.scalars(select(WebhookSecret).with_for_update())).all()
+    for row in rows:
+        row.sealed_secret = box.reseal(row.sealed_secret)
+    return len(rows)
