@@ -38,6 +38,7 @@ class Target:
     """A host directory with a root-only file (`root-only.txt`) and a world-readable one (`readable.txt`)."""
     database_file: Path | None
     """The service's SQLite database (None on PostgreSQL)."""
+    database_url: str
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +81,7 @@ def _serving(backend: str, tmp_path_factory: pytest.TempPathFactory, workspaces:
             agentruns_serve(environment) as serve,
             httpx.Client(base_url=serve.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=60) as client,
         ):
-            yield Target(serve, client, workspaces, secrets, database_file)
+            yield Target(serve, client, workspaces, secrets, database_file, url)
 
 
 def start_run(target: Target, *lines: str, **agent: Any) -> str:
