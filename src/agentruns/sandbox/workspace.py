@@ -16,23 +16,40 @@ from typing import BinaryIO, Literal
 
 from agentruns.sandbox.beneath import MOUNT_POINT, open_at, open_directory, open_workspace
 
-__all__ = ["MOUNT_POINT", "Entry", "listing", "open_file", "read", "write"]
+__all__ = ["MAX_READ_BYTES", "MOUNT_POINT", "Entry", "listing", "open_file", "read", "write"]
 
+MAX_READ_BYTES = 16 * 1024 * 1024
+"""The largest file `read` loads whole (`sandbox/lines.py` reads a window of any file)."""
 MAX_LISTED_DEPTH = 64
 """How deep a listing descends; deeper directories are listed, their content not (the listing says it was cut)."""
+_CHUNK_BYTES = 1024 * 1024
 _HANDLE = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def read(workspace: Path, path: str) -> bytes:
-    """The content of a workspace file.
+def read(workspace: Path, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+    """The content of a workspace file, if it is at most `max_bytes` long.
+
+    Its length is what reading it gives, not what it claims (sparse, or growing), and no more than
+    `max_bytes` and a chunk are ever held.
 
     Raises:
         PathOutsideWorkspace: The path leads outside the workspace.
         OSError: The file cannot be read (missing, a directory, not a regular file, not readable by the
-            sandbox's user).
+            sandbox's user); EFBIG if it is longer than `max_bytes`.
     """
     with open_file(workspace, path) as file:
-        return file.read()
+        data = bytearray()
+        while chunk := file.read(min(_CHUNK_BYTES, max_bytes + 1 - len(data))):
+            data += chunk
+            if len(data) > max_bytes:
+                raise OSError(errno.EFBIG, f"{path!r}: larger than {_size(max_bytes)}, too large to load whole")
+        return bytes(data)
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it: MiB when whole, bytes otherwise."""
+    mib = 1024 * 1024
+    return f"{count // mib} MiB" if count % mib == 0 else f"{count:,} bytes"
 
 
 def open_file(workspace: Path, path: str) -> BinaryIO:
