@@ -73,7 +73,7 @@ async def list_files(db: Database, settings: Settings, org_id: str, run_id: str)
     run, workspace = await _workspace_of(db, settings, org_id, run_id)
     try:
         owner = jail_user.owner_of(workspace)
-        entries, truncated = await jail_user.call(owner, files.listing, workspace, limit=MAX_ENTRIES)
+        listed = await jail_user.call(owner, files.listing, workspace, limit=MAX_ENTRIES)
     except FileNotFoundError:
         raise NotFound(f"the workspace of run {run_id!r} was deleted") from None
     except PermissionError:
@@ -91,9 +91,10 @@ async def list_files(db: Database, settings: Settings, org_id: str, run_id: str)
         expires_at=expires_at,
         entries=[
             WorkspaceEntry(path=entry.path, type=entry.kind, size=entry.size, modified_at=_utc(entry.modified))
-            for entry in entries
+            for entry in listed.entries
         ],
-        truncated=truncated,
+        truncated=listed.truncated,
+        skipped_names=listed.skipped_names,
     )
 
 

@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from agentruns.api.deps import CurrentOrg, DatabaseDep, SettingsDep
+from agentruns.api.file_paths import CONVERTOR
 from agentruns.api.openapi import CLIENT_ERRORS, CONFLICT, NOT_FOUND, UNREACHABLE
 from agentruns.api.params import RunId
 from agentruns.schemas.files import WorkspaceListing
@@ -39,7 +40,7 @@ async def list_run_files(run_id: RunId, db: DatabaseDep, settings: SettingsDep, 
 
 
 @router.get(
-    "/{run_id}/files/{path:path}",
+    f"/{{run_id}}/files/{{path:{CONVERTOR}}}",
     responses=DOWNLOAD | NOT_FOUND | CONFLICT | UNREACHABLE,
     response_class=StreamingResponse,
 )
