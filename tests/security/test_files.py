@@ -155,3 +155,18 @@ def test_odd_names_never_break_the_listing_and_newlines_and_depth_are_answered_c
     }
     assert "too long to look up" in answers[deep].json()["error"]["message"]
     assert "too long to look up" in json.dumps(tool_outputs(details, "read")[0])
+
+
+def test_a_file_shrinking_while_it_downloads_gives_whole_responses(target: Target) -> None:
+    shrinking = "for i in $(seq 1 2000); do yes abcdefg | head -c 16M > f; truncate -s 0 f; done"
+    run_id = start_run(target, bash(shrinking, timeout_seconds=100), "reply done")
+    wait_for_file(target, run_id, "f")
+    answers: dict[tuple[int, bool], int] = {}
+    for _ in range(40):
+        download = target.client.get(f"/agent/v1/run/{run_id}/files/f")  # a broken response would raise here
+        whole = int(download.headers["content-length"]) == len(download.content)
+        answers[download.status_code, whole] = answers.get((download.status_code, whole), 0) + 1
+    target.client.post(f"/agent/v1/run/{run_id}/cancel")
+    wait_for_end(target, run_id)
+
+    assert set(answers) == {(200, True)}, answers
