@@ -255,3 +255,20 @@ def test_write_refuses_content_over_the_largest_file_of_the_run(workspace: Path)
     assert "larger than the 1 MiB a file of the run may have" in str(results[0][1])
     assert results[1][1] == "wrote 1 characters to ok.txt"
     assert not (workspace / "big.txt").exists()
+
+
+def test_edit_refuses_a_result_the_workspace_has_no_room_for_before_making_it(workspace: Path) -> None:
+    workspace.mkdir()
+    (workspace / "f").write_bytes(b"a" * 1000)
+    _, results = run_script(
+        workspace,
+        [
+            call("edit", path="f", old_string="a", new_string="b" * 2000, replace_all=True),
+            call("edit", path="f", old_string="a", new_string="b", replace_all=True),
+        ],
+        settings=Settings(sandbox_max_workspace_mib=1),
+    )
+
+    assert "would make 'f' 2,000,000 bytes, more than the workspace has room for" in str(results[0][1])
+    assert results[1][1] == "replaced 1000 occurrence(s) in f"
+    assert (workspace / "f").read_bytes() == b"b" * 1000

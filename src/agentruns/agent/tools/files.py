@@ -2,8 +2,8 @@
 
 None of them costs the service more memory than a bound, whatever the file: `read` streams a window of lines
 (`sandbox/lines.py`) as big as its output may be; `edit` loads files of at most `MAX_EDIT_BYTES` and refuses,
-before making it, a result larger than that or than the run's largest file; `write` refuses content larger than
-the run's largest file (`AGENTRUNS_SANDBOX_MAX_FILE_MIB`).
+before making it, a result larger than that, than the run's largest file or than the workspace's room; `write`
+refuses content larger than the run's largest file (`AGENTRUNS_SANDBOX_MAX_FILE_MIB`).
 """
 
 import errno
@@ -14,8 +14,10 @@ from pydantic_ai.exceptions import ToolFailed
 from agentruns.agent.deps import RunDeps
 from agentruns.agent.tools.output import MAX_OUTPUT_CHARS
 from agentruns.agent.tools.read_notes import shown
+from agentruns.sandbox.disk_watch import DiskLimits
 from agentruns.sandbox.errors import SandboxError
 from agentruns.sandbox.lines import read_window
+from agentruns.sandbox.room import check_room
 from agentruns.sandbox.workspace import MAX_READ_BYTES
 
 MAX_EDIT_BYTES = MAX_READ_BYTES
@@ -125,5 +127,17 @@ async def edit(ctx: RunContext[RunDeps], path: str, old_string: str, new_string:
             f"the edit would make {path!r} {size:,} bytes, more than the {largest // _MIB} MiB edit may write "
             "(the run's largest file, AGENTRUNS_SANDBOX_MAX_FILE_MIB, or edit's own bound); nothing was changed"
         )
+    settings = ctx.deps.settings
+    try:
+        await check_room(
+            ctx.deps.sandbox,
+            DiskLimits(max_mib=settings.sandbox_max_workspace_mib, max_entries=settings.sandbox_max_workspace_files),
+            size,
+        )
+    except OSError as exc:
+        raise ToolFailed(
+            f"the edit would make {path!r} {size:,} bytes, more than the workspace has room for "
+            f"({exc.strerror or exc}); nothing was changed"
+        ) from None
     await _save(ctx.deps, path, text.replace(old_string, new_string).encode())
     return f"replaced {occurrences if replace_all else 1} occurrence(s) in {path}"
