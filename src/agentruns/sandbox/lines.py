@@ -13,15 +13,12 @@ from typing import BinaryIO
 
 from agentruns.sandbox import jail_user
 from agentruns.sandbox import workspace as files
-from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
+from agentruns.sandbox.availability import LOCAL_PROVIDERS
 from agentruns.sandbox.protocol import Sandbox
-from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
 
 CHUNK_BYTES = 64 * 1024
 MAX_SCAN_BYTES = 256 * 1024 * 1024
 """How far into a file a window's first line may start."""
-LOCAL_PROVIDERS = (BUBBLEWRAP, UNISOLATED)
-"""Providers whose workspace is the directory itself, read from the host; the others' through `read_file`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +42,7 @@ class Window:
 
 async def read_window(sandbox: Sandbox, path: str, *, first: int, count: int, max_bytes: int) -> Window:
     """Lines `first` (0-based) to `first + count` of a file of the sandbox's workspace, at most `max_bytes` of them
-    (all of the first one's, cut, if it alone is longer).
+    (the first one cut to `max_bytes` if it alone is longer).
 
     A local provider's file is streamed from the host, as the workspace's host user; another provider's is read
     with its `read_file`, which bounds the file as that provider does.

@@ -1,8 +1,8 @@
 """Whether a local workspace has room for a file, checked before a file tool makes the bytes it would write."""
 
 from agentruns.sandbox import jail_user
+from agentruns.sandbox.availability import LOCAL_PROVIDERS
 from agentruns.sandbox.disk_watch import DiskLimits, DiskWatch
-from agentruns.sandbox.lines import LOCAL_PROVIDERS
 from agentruns.sandbox.protocol import Sandbox
 
 

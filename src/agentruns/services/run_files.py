@@ -12,10 +12,9 @@ from typing import BinaryIO
 from agentruns.errors import Conflict, Forbidden, InvalidInput, NotFound, NotServedYet, Unreachable
 from agentruns.sandbox import jail_user
 from agentruns.sandbox import workspace as files
-from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
+from agentruns.sandbox.availability import LOCAL_PROVIDERS
 from agentruns.sandbox.errors import PathOutsideWorkspace
 from agentruns.sandbox.root import workspace_path
-from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
 from agentruns.schemas.files import WorkspaceEntry, WorkspaceListing
 from agentruns.schemas.runs import RunStatus
 from agentruns.services.runs import run_not_found
@@ -25,8 +24,6 @@ from agentruns.storage.models import Run
 from agentruns.storage.queries import runs
 
 MAX_ENTRIES = 10_000
-LOCAL_PROVIDERS = (BUBBLEWRAP, UNISOLATED)
-"""Providers whose workspace is the directory itself; a remote provider's files live at the provider."""
 
 
 def _unreachable(run_id: str, root: Path, reason: str) -> Unreachable:
