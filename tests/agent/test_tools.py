@@ -12,6 +12,8 @@ from pydantic_ai.messages import ModelResponse, ToolCallPart
 from agentruns.agent.deps import RunDeps, ToolOutcome
 from agentruns.agent.loop import RunSpec, build_agent, run_loop, run_tool
 from agentruns.agent.tools import BUILTIN_TOOLS, select_tools
+from agentruns.agent.tools.files import MAX_EDIT_BYTES
+from agentruns.agent.tools.output import MAX_OUTPUT_CHARS
 from agentruns.sandbox.bubblewrap import BubblewrapSandbox
 from agentruns.sandbox.protocol import SandboxLimits
 from agentruns.schemas.catalog import TOOL_NAMES
@@ -204,3 +206,69 @@ def test_a_tool_not_allowed_is_not_offered(
                             disabled_tools=disabled)  # fmt: skip
     assert results == []
     assert not (workspace / "ran").exists()
+
+
+def test_read_shows_a_window_of_any_file_and_says_how_to_read_on(workspace: Path) -> None:
+    workspace.mkdir()
+    with (workspace / "sparse").open("wb") as file:
+        file.truncate(4 * 1024 * 1024 * 1024)  # one line of 4 GiB of zeros, and no disk
+    (workspace / "lines").write_bytes(b"ab\n" * (1 << 20))
+    (workspace / "short.txt").write_text("one\ntwo\n")
+    _, results = run_script(workspace, [
+        call("read", path="sparse"),
+        call("read", path="lines"),
+        call("read", path="lines", offset=(1 << 20) - 1),
+        call("read", path="short.txt", offset=5),
+    ])  # fmt: skip
+    sparse, lines, tail, past = (output for _, output in results)
+
+    assert sparse.startswith("\0" * MAX_OUTPUT_CHARS + "\n[file cut: line 1 is longer than shown (30,000 characters)")
+    assert len(sparse) < MAX_OUTPUT_CHARS + 200
+    assert lines == "\n".join(["ab"] * 2000) + "\n[file cut: lines 1-2000 shown; read on with offset=2001]"
+    assert tail == "ab\nab"
+    assert past == "['short.txt' has 2 lines: offset 5 is past its end]"
+
+
+def test_edit_refuses_a_result_over_its_bound_before_making_it_and_a_file_too_large_to_load(workspace: Path) -> None:
+    workspace.mkdir()
+    (workspace / "f").write_bytes(b"a" * (1 << 20))
+    with (workspace / "big").open("wb") as file:
+        file.truncate(MAX_EDIT_BYTES + 1)
+    _, results = run_script(workspace, [
+        call("edit", path="f", old_string="a", new_string="b" * 1000, replace_all=True),
+        call("edit", path="big", old_string="\0", new_string="x", replace_all=True),
+    ])  # fmt: skip
+    grown, big = (str(output) for _, output in results)
+
+    assert "would make 'f' 1,048,576,000 bytes, more than the 16 MiB edit may write" in grown
+    assert "'big' is larger than the 16 MiB edit loads" in big
+    assert (workspace / "f").read_bytes() == b"a" * (1 << 20)
+
+
+def test_write_refuses_content_over_the_largest_file_of_the_run(workspace: Path) -> None:
+    _, results = run_script(
+        workspace,
+        [call("write", path="big.txt", content="x" * (1024 * 1024 + 1)), call("write", path="ok.txt", content="x")],
+        settings=Settings(sandbox_max_file_mib=1),
+    )
+
+    assert "larger than the 1 MiB a file of the run may have" in str(results[0][1])
+    assert results[1][1] == "wrote 1 characters to ok.txt"
+    assert not (workspace / "big.txt").exists()
+
+
+def test_edit_refuses_a_result_the_workspace_has_no_room_for_before_making_it(workspace: Path) -> None:
+    workspace.mkdir()
+    (workspace / "f").write_bytes(b"a" * 1000)
+    _, results = run_script(
+        workspace,
+        [
+            call("edit", path="f", old_string="a", new_string="b" * 2000, replace_all=True),
+            call("edit", path="f", old_string="a", new_string="b", replace_all=True),
+        ],
+        settings=Settings(sandbox_max_workspace_mib=1),
+    )
+
+    assert "would make 'f' 2,000,000 bytes, more than the workspace has room for" in str(results[0][1])
+    assert results[1][1] == "replaced 1000 occurrence(s) in f"
+    assert (workspace / "f").read_bytes() == b"b" * 1000

@@ -1,11 +1,12 @@
 """Lookups from directory handles: symlinks followed as the jail follows them, nothing outside ever reached."""
 
+import errno
 import os
 from pathlib import Path
 
 import pytest
 
-from agentruns.sandbox.beneath import open_at, open_workspace
+from agentruns.sandbox.beneath import MAX_COMPONENTS, MAX_DEPTH, open_at, open_workspace
 from agentruns.sandbox.errors import PathOutsideWorkspace
 
 
@@ -85,3 +86,34 @@ def test_the_workspace_itself_is_not_a_file(workspace: Path) -> None:
     for path in ("", "/workspace", "a/.."):
         with pytest.raises(IsADirectoryError):
             _read(workspace, path)
+
+
+def test_a_lookup_walks_at_most_max_components_symlinks_targets_included(workspace: Path) -> None:
+    # Each link's target climbs and descends 800 times (1,600 components) before naming the next link: three of
+    # them walk more than MAX_COMPONENTS while never more than two directories deep.
+    (workspace / "l1").symlink_to("a/../" * 800 + "l2")
+    (workspace / "l2").symlink_to("a/../" * 800 + "l3")
+    (workspace / "l3").symlink_to("a/../" * 800 + "a/b/note.txt")
+    (workspace / "short").symlink_to("a/../" * 800 + "a/b/note.txt")
+
+    assert _read(workspace, "short") == "note"
+    with pytest.raises(OSError, match="too long to look up") as refused:
+        _read(workspace, "l1")
+    assert refused.value.errno == errno.ENAMETOOLONG
+    with pytest.raises(OSError, match="too long to look up"):
+        _read(workspace, "a/../" * (MAX_COMPONENTS // 2) + "a/b/note.txt")
+
+
+def test_a_lookup_goes_at_most_max_depth_directories_deep(workspace: Path) -> None:
+    deepest = workspace.joinpath(*["d"] * MAX_DEPTH)
+    deepest.mkdir(parents=True)
+    (deepest / "file.txt").write_text("deep")
+    (deepest / "d").mkdir()
+    (deepest / "d" / "file.txt").write_text("deeper")
+    (workspace / "down").symlink_to("/".join(["d"] * MAX_DEPTH) + "/d/file.txt")
+
+    assert _read(workspace, "/".join(["d"] * MAX_DEPTH) + "/file.txt") == "deep"
+    for path in ("/".join(["d"] * (MAX_DEPTH + 1)) + "/file.txt", "down"):
+        with pytest.raises(OSError, match="too long to look up") as refused:
+            _read(workspace, path)
+        assert refused.value.errno == errno.ENAMETOOLONG

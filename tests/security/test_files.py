@@ -119,3 +119,54 @@ def test_files_a_run_made_unreadable_to_itself_stay_unreadable_through_every_too
     assert (workspace / "closed.txt").read_text() == "mine\n"  # nothing was changed behind the mode's back
     assert (workspace / "open.txt").read_text() == "open\n"
     assert not (workspace / "shut" / "new.txt").exists()
+
+
+ODD_NAMES = r"""
+import os
+open(b"bad\xff\xfename", "w").write("x")
+os.mkdir(b"dir\xff")
+open(b"dir\xff/inside.txt", "w").write("hidden with its directory")
+open("new\nline", "w").write("the newline's")
+path = "/".join(["d"] * 130)
+os.makedirs(path)
+open(path + "/deep.txt", "w").write("deep")
+"""
+
+
+def test_odd_names_never_break_the_listing_and_newlines_and_depth_are_answered_cleanly(target: Target) -> None:
+    deep = "/".join(["d"] * 130) + "/deep.txt"
+    run_id = start_run(target, bash(f"python3 - <<'EOF'\n{ODD_NAMES}\nEOF"), call("read", path=deep), "reply done")
+    details = wait_for_end(target, run_id)
+    listing = target.client.get(f"/agent/v1/run/{run_id}/files")
+    answers = {
+        path: target.client.get(f"/agent/v1/run/{run_id}/files/{path}")
+        for path in ("new%0Aline", "bad%FF%FEname", "dir%FF/inside.txt", deep)
+    }
+
+    assert listing.status_code == 200, listing.text
+    paths = {entry["path"] for entry in listing.json()["entries"]}
+    assert "new\nline" in paths and not any("bad" in path or "inside" in path for path in paths), paths
+    assert listing.json()["skippedNames"] == 2  # the file and the directory, not what the directory holds
+    assert answers["new%0Aline"].status_code == 200 and answers["new%0Aline"].content == b"the newline's"
+    assert {path: answer.status_code for path, answer in answers.items() if path != "new%0Aline"} == {
+        "bad%FF%FEname": 404,
+        "dir%FF/inside.txt": 404,
+        deep: 400,
+    }
+    assert "too long to look up" in answers[deep].json()["error"]["message"]
+    assert "too long to look up" in json.dumps(tool_outputs(details, "read")[0])
+
+
+def test_a_file_shrinking_while_it_downloads_gives_whole_responses(target: Target) -> None:
+    shrinking = "for i in $(seq 1 2000); do yes abcdefg | head -c 16M > f; truncate -s 0 f; done"
+    run_id = start_run(target, bash(shrinking, timeout_seconds=100), "reply done")
+    wait_for_file(target, run_id, "f")
+    answers: dict[tuple[int, bool], int] = {}
+    for _ in range(40):
+        download = target.client.get(f"/agent/v1/run/{run_id}/files/f")  # a broken response would raise here
+        whole = int(download.headers["content-length"]) == len(download.content)
+        answers[download.status_code, whole] = answers.get((download.status_code, whole), 0) + 1
+    target.client.post(f"/agent/v1/run/{run_id}/cancel")
+    wait_for_end(target, run_id)
+
+    assert set(answers) == {(200, True)}, answers

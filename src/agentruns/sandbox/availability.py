@@ -17,6 +17,9 @@ from agentruns.sandbox.root import make_workspace
 from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
 from agentruns.sandbox.unisolated import SubprocessSandbox
 
+LOCAL_PROVIDERS = (BUBBLEWRAP, UNISOLATED)
+"""Providers whose workspace is the directory itself, reached from the host; a remote provider's files live at
+the provider (its `read_file` and `write_file`)."""
 ALLOW_SETTING = "AGENTRUNS_ALLOW_UNISOLATED_SANDBOX"
 BWRAP_SETTING = "AGENTRUNS_BWRAP_PATH"
 _PROBE_TIMEOUT_SECONDS = 30

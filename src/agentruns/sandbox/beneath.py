@@ -8,6 +8,11 @@ what is in the workspace at that instant: the jail sees nothing else, so it can 
 Symlinks are followed as a command in the jail would follow them: a relative target from the link's
 directory, an absolute one under `/workspace` from the workspace; any other target leads outside and is
 refused, as is `..` above the workspace.
+
+A lookup is bounded as the kernel bounds one: at most `MAX_SYMLINKS` symlinks, `MAX_COMPONENTS` components
+walked (those of the symlinks' targets included) and `MAX_DEPTH` directories deep, since it holds a handle of
+each directory it is in (for `..`). Past any of them it is refused, so that no path a run makes can cost the
+service more than `MAX_DEPTH` file descriptors or `MAX_COMPONENTS` opens.
 """
 
 import contextlib
@@ -21,7 +26,12 @@ from agentruns.sandbox.errors import PathOutsideWorkspace
 
 MOUNT_POINT = "/workspace"
 """Where the workspace is inside every sandbox."""
-MAX_SYMLINKS = 40  # as the kernel: more than this many on one path is a loop
+MAX_SYMLINKS = 40
+"""Symlinks one lookup follows at most, as the kernel's (more is a loop: ELOOP)."""
+MAX_COMPONENTS = 4096
+"""Components one lookup walks at most, its symlinks' targets included (a path of PATH_MAX bytes has fewer)."""
+MAX_DEPTH = 128
+"""How many directories deep a lookup may go below the workspace: it holds a file descriptor for each."""
 
 _HANDLE = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READABLE = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -81,20 +91,26 @@ def open_at(root: int, path: str, flags: int, *, mode: int = 0o644, make_parents
     Raises:
         PathOutsideWorkspace: The path, or a symlink on it, leads outside the workspace.
         IsADirectoryError: The path names the workspace itself, or ends in `..`.
-        OSError: As `open` raises it for the entry (named by `path`, never by a host path).
+        OSError: As `open` raises it for the entry (named by `path`, never by a host path); ENAMETOOLONG past
+            `MAX_COMPONENTS` or `MAX_DEPTH`.
     """
     pending = deque(inside_parts(path, path))
     held = [os.dup(root)]  # the directories walked into; `..` returns to the one before
-    followed = 0
+    followed = walked = 0
     try:
         while pending:
             part = pending.popleft()
+            walked += 1
+            if walked > MAX_COMPONENTS:
+                raise _too_long(path)
             if part == "..":
                 if len(held) == 1:
                     raise PathOutsideWorkspace(f"{path!r} is outside {MOUNT_POINT}")
                 os.close(held.pop())
                 continue
             here = held[-1]
+            if pending and len(held) > MAX_DEPTH:  # the root's handle and MAX_DEPTH directories' already
+                raise _too_long(path)
             try:
                 if pending:
                     held.append(_directory(here, part, make=make_parents))
@@ -117,6 +133,15 @@ def open_at(root: int, path: str, flags: int, *, mode: int = 0o644, make_parents
     finally:
         for fd in held:
             os.close(fd)
+
+
+def _too_long(path: str) -> OSError:
+    """The refusal of a lookup past `MAX_COMPONENTS` or `MAX_DEPTH`, as the kernel's ENAMETOOLONG."""
+    return OSError(
+        errno.ENAMETOOLONG,
+        f"{path!r}: too long to look up (more than {MAX_COMPONENTS} components, its symlinks' included, "
+        f"or more than {MAX_DEPTH} directories deep)",
+    )
 
 
 def _directory(here: int, part: str, *, make: bool) -> int:

@@ -117,9 +117,12 @@ class Sandbox(Protocol):
     async def read_file(self, path: str) -> bytes:
         """The content of a workspace file (`notes.txt` and `/workspace/notes.txt` are the same file).
 
+        A provider bounds what it loads: the local ones refuse files longer than 16 MiB
+        (`workspace.MAX_READ_BYTES`) with EFBIG.
+
         Raises:
             PathOutsideWorkspace: The path, or a symlink on it, leads outside the workspace.
-            OSError: The file cannot be read (missing, a directory, …).
+            OSError: The file cannot be read (missing, a directory, …), or is longer than the provider loads.
         """
         ...
 

@@ -16,23 +16,40 @@ from typing import BinaryIO, Literal
 
 from agentruns.sandbox.beneath import MOUNT_POINT, open_at, open_directory, open_workspace
 
-__all__ = ["MOUNT_POINT", "Entry", "listing", "open_file", "read", "write"]
+__all__ = ["MAX_READ_BYTES", "MOUNT_POINT", "Entry", "Listing", "listing", "open_file", "read", "write"]
 
+MAX_READ_BYTES = 16 * 1024 * 1024
+"""The largest file `read` loads whole (`sandbox/lines.py` reads a window of any file)."""
 MAX_LISTED_DEPTH = 64
 """How deep a listing descends; deeper directories are listed, their content not (the listing says it was cut)."""
+_CHUNK_BYTES = 1024 * 1024
 _HANDLE = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def read(workspace: Path, path: str) -> bytes:
-    """The content of a workspace file.
+def read(workspace: Path, path: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes:
+    """The content of a workspace file, if it is at most `max_bytes` long.
+
+    Its length is what reading it gives, not what it claims (sparse, or growing), and no more than
+    `max_bytes` and a chunk are ever held.
 
     Raises:
         PathOutsideWorkspace: The path leads outside the workspace.
         OSError: The file cannot be read (missing, a directory, not a regular file, not readable by the
-            sandbox's user).
+            sandbox's user); EFBIG if it is longer than `max_bytes`.
     """
     with open_file(workspace, path) as file:
-        return file.read()
+        data = bytearray()
+        while chunk := file.read(min(_CHUNK_BYTES, max_bytes + 1 - len(data))):
+            data += chunk
+            if len(data) > max_bytes:
+                raise OSError(errno.EFBIG, f"{path!r}: larger than {_size(max_bytes)}, too large to load whole")
+        return bytes(data)
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it: MiB when whole, bytes otherwise."""
+    mib = 1024 * 1024
+    return f"{count // mib} MiB" if count % mib == 0 else f"{count:,} bytes"
 
 
 def open_file(workspace: Path, path: str) -> BinaryIO:
@@ -83,12 +100,23 @@ class Entry:
     modified: float
 
 
-def listing(workspace: Path, *, limit: int) -> tuple[list[Entry], bool]:
-    """The workspace's entries in path order, without following symlinks; and whether the list was cut.
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A workspace's entries in path order; whether the list was cut; how many entries were left out for their
+    names, which are not UTF-8 (with what is below them, uncounted)."""
+
+    entries: list[Entry]
+    truncated: bool
+    skipped_names: int
+
+
+def listing(workspace: Path, *, limit: int) -> Listing:
+    """The workspace's entries in path order, without following symlinks.
 
     Shallower entries come first when `limit` cuts the list, so the top of a large workspace is always
     shown. A directory the sandbox's user cannot read is listed, not its content, as a command would see it;
-    so is one deeper than `MAX_LISTED_DEPTH` (the list is then said to be cut).
+    so is one deeper than `MAX_LISTED_DEPTH` (the list is then said to be cut). An entry whose name is not
+    UTF-8 (bytes a command may give a name) is left out and counted: no path in text could name it.
 
     Raises:
         OSError: The workspace itself cannot be read.
@@ -100,9 +128,10 @@ def listing(workspace: Path, *, limit: int) -> tuple[list[Entry], bool]:
         os.close(root)
 
 
-def _listing(root: int, limit: int) -> tuple[list[Entry], bool]:
+def _listing(root: int, limit: int) -> Listing:
     entries: list[Entry] = []
     cut = False
+    skipped = 0
     pending: deque[tuple[str, ...]] = deque([()])
     while pending:
         parts = pending.popleft()
@@ -117,7 +146,10 @@ def _listing(root: int, limit: int) -> tuple[list[Entry], bool]:
                 found = sorted(scan, key=lambda entry: entry.name)
             for item in found:
                 if len(entries) == limit:
-                    return sorted(entries, key=lambda entry: entry.path), True
+                    return Listing(sorted(entries, key=lambda entry: entry.path), True, skipped)
+                if not _is_utf8(item.name):
+                    skipped += 1
+                    continue
                 try:
                     info = item.stat(follow_symlinks=False)
                 except FileNotFoundError:
@@ -132,7 +164,16 @@ def _listing(root: int, limit: int) -> tuple[list[Entry], bool]:
                         cut = True
         finally:
             os.close(directory)
-    return sorted(entries, key=lambda entry: entry.path), cut
+    return Listing(sorted(entries, key=lambda entry: entry.path), cut, skipped)
+
+
+def _is_utf8(name: str) -> bool:
+    """Whether a name from the file system was UTF-8 (Python holds other bytes as lone surrogates)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reopened(root: int, parts: tuple[str, ...]) -> int:

@@ -26,3 +26,6 @@ class WorkspaceListing(ResponseModel):
     entries: list[WorkspaceEntry]
     truncated: bool
     """Whether the workspace has more entries than the listing's limit; the shallowest are listed first."""
+    skipped_names: int = 0
+    """Entries left out because their names are not UTF-8 (what is below such a directory is not listed either):
+    no path of the API could name them. A command of the run can rename them."""

@@ -12,10 +12,9 @@ from typing import BinaryIO
 from agentruns.errors import Conflict, Forbidden, InvalidInput, NotFound, NotServedYet, Unreachable
 from agentruns.sandbox import jail_user
 from agentruns.sandbox import workspace as files
-from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
+from agentruns.sandbox.availability import LOCAL_PROVIDERS
 from agentruns.sandbox.errors import PathOutsideWorkspace
 from agentruns.sandbox.root import workspace_path
-from agentruns.sandbox.unisolated import PROVIDER as UNISOLATED
 from agentruns.schemas.files import WorkspaceEntry, WorkspaceListing
 from agentruns.schemas.runs import RunStatus
 from agentruns.services.runs import run_not_found
@@ -25,8 +24,6 @@ from agentruns.storage.models import Run
 from agentruns.storage.queries import runs
 
 MAX_ENTRIES = 10_000
-LOCAL_PROVIDERS = (BUBBLEWRAP, UNISOLATED)
-"""Providers whose workspace is the directory itself; a remote provider's files live at the provider."""
 
 
 def _unreachable(run_id: str, root: Path, reason: str) -> Unreachable:
@@ -73,7 +70,7 @@ async def list_files(db: Database, settings: Settings, org_id: str, run_id: str)
     run, workspace = await _workspace_of(db, settings, org_id, run_id)
     try:
         owner = jail_user.owner_of(workspace)
-        entries, truncated = await jail_user.call(owner, files.listing, workspace, limit=MAX_ENTRIES)
+        listed = await jail_user.call(owner, files.listing, workspace, limit=MAX_ENTRIES)
     except FileNotFoundError:
         raise NotFound(f"the workspace of run {run_id!r} was deleted") from None
     except PermissionError:
@@ -91,9 +88,10 @@ async def list_files(db: Database, settings: Settings, org_id: str, run_id: str)
         expires_at=expires_at,
         entries=[
             WorkspaceEntry(path=entry.path, type=entry.kind, size=entry.size, modified_at=_utc(entry.modified))
-            for entry in entries
+            for entry in listed.entries
         ],
-        truncated=truncated,
+        truncated=listed.truncated,
+        skipped_names=listed.skipped_names,
     )
 
 

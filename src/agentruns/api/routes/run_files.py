@@ -11,6 +11,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from agentruns.api.deps import CurrentOrg, DatabaseDep, SettingsDep
+from agentruns.api.file_paths import CONVERTOR
 from agentruns.api.openapi import CLIENT_ERRORS, CONFLICT, NOT_FOUND, UNREACHABLE
 from agentruns.api.params import RunId
 from agentruns.schemas.files import WorkspaceListing
@@ -39,7 +40,7 @@ async def list_run_files(run_id: RunId, db: DatabaseDep, settings: SettingsDep, 
 
 
 @router.get(
-    "/{run_id}/files/{path:path}",
+    f"/{{run_id}}/files/{{path:{CONVERTOR}}}",
     responses=DOWNLOAD | NOT_FOUND | CONFLICT | UNREACHABLE,
     response_class=StreamingResponse,
 )
@@ -60,13 +61,17 @@ async def download_run_file(
 
 
 async def _chunks(file: BinaryIO, size: int) -> AsyncIterator[bytes]:
-    """The file's first `size` bytes (what Content-Length promised, also if a command is still writing it)."""
+    """Exactly `size` bytes, what Content-Length promised: the file's first `size`, also if a command is still
+    writing it, and zero bytes after its end if a command shrank it meanwhile (a response shorter than its
+    Content-Length is a broken one, which clients see as a reset connection)."""
     try:
         left = size
+        ended = False
         while left > 0:
-            chunk = await anyio.to_thread.run_sync(file.read, min(CHUNK_BYTES, left))
+            chunk = b"" if ended else await anyio.to_thread.run_sync(file.read, min(CHUNK_BYTES, left))
             if not chunk:
-                break
+                ended = True
+                chunk = bytes(min(CHUNK_BYTES, left))
             left -= len(chunk)
             yield chunk
     finally:
