@@ -105,6 +105,26 @@ def command(probe_path: str = "syscall_probe.py") -> str:
     return f"python3 {probe_path} {shlex.quote(request())}"
 
 
+ATTEMPTS = [
+    "ptrace a child",
+    "keyctl session keyring",
+    "bpf map create",
+    "userfaultfd user mode",
+    "user namespace",
+    "mount tmpfs",
+    "tiocsti own terminal",
+]
+"""Special probes that try the real thing, to be made only in a jail (as root on the host, `mount tmpfs` would
+mount over the host's /tmp)."""
+
+
+def attempts_command(probe_path: str = "syscall_probe.py") -> str:
+    """The shell command that runs the probe's real attempts inside a jail; the filter answers EPERM to each."""
+    names = ("ptrace", "keyctl", "bpf", "userfaultfd", "unshare", "mount")
+    asked = json.dumps({"special": ATTEMPTS, "numbers": {name: _number(name) for name in names}})
+    return f"python3 {probe_path} {shlex.quote(asked)}"
+
+
 def unprobed_rules() -> set[str]:
     """The system calls the policy refuses that the probe does not try (there should be none)."""
     return {rule.syscall for rule in rules()} - PROBED

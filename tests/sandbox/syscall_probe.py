@@ -3,8 +3,10 @@
 `python3 syscall_probe.py REQUEST`, REQUEST a JSON object: `calls`, a list of `[label, number, [arguments]]`, each
 made as `syscall(number, *arguments)` (integer arguments, so invalid pointers and fds: nothing is changed even
 where a call is allowed); `special`, labels of the probes below; and `filter`, the path of a BPF program the probe
-loads on itself first (None: it runs under whatever filter it was started with). The answer maps each label to
-the errno (0: it succeeded), or to `signal N` if the call killed the process that made it.
+loads on itself first (None: it runs under whatever filter it was started with); `numbers`, the system call numbers
+the special probes use, by name. The answer maps each label to the errno (0: it succeeded), or to `signal N` if the
+call killed the process that made it. The special probes attempt the real thing (they do change something if they
+are allowed, inside the jail or the child process that makes them).
 """
 
 import ctypes
@@ -67,7 +69,61 @@ def i386_getpid() -> int:
     return -pid if pid < 0 else 0
 
 
-SPECIAL = {"tiocsti own terminal": tiocsti_own_terminal, "x32 getpid": x32_getpid, "i386 getpid": i386_getpid}
+NUMBERS: dict[str, int] = {}
+
+
+def ptrace_a_child() -> int:
+    """PTRACE_ATTACH to a child of the probe's, which the kernel allows."""
+    child = os.fork()
+    if child == 0:
+        signal.pause()
+        os._exit(0)
+    try:
+        return make(NUMBERS["ptrace"], 16, child, 0, 0)
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+
+
+def keyctl_session_keyring() -> int:
+    """KEYCTL_GET_KEYRING_ID of the session keyring, made if missing."""
+    return make(NUMBERS["keyctl"], 0, -3, 1)
+
+
+def bpf_map_create() -> int:
+    """BPF_MAP_CREATE of a one-entry array."""
+    attributes = ctypes.create_string_buffer(struct.pack("IIII", 2, 4, 4, 1), 72)
+    return make(NUMBERS["bpf"], 0, ctypes.addressof(attributes), 72)
+
+
+def userfaultfd_user_mode() -> int:
+    """userfaultfd(UFFD_USER_MODE_ONLY | O_CLOEXEC), which needs no privilege."""
+    return make(NUMBERS["userfaultfd"], 1 | os.O_CLOEXEC)
+
+
+def user_namespace() -> int:
+    """unshare(CLONE_NEWUSER)."""
+    return make(NUMBERS["unshare"], 0x1000_0000)
+
+
+def mount_tmpfs() -> int:
+    """mount("none", "/tmp", "tmpfs", 0, NULL)."""
+    source, target, kind = (ctypes.c_char_p(value) for value in (b"none", b"/tmp", b"tmpfs"))
+    pointers = (ctypes.cast(value, ctypes.c_void_p).value or 0 for value in (source, target, kind))
+    return make(NUMBERS["mount"], *pointers, 0, 0)
+
+
+SPECIAL = {
+    "tiocsti own terminal": tiocsti_own_terminal,
+    "x32 getpid": x32_getpid,
+    "i386 getpid": i386_getpid,
+    "ptrace a child": ptrace_a_child,
+    "keyctl session keyring": keyctl_session_keyring,
+    "bpf map create": bpf_map_create,
+    "userfaultfd user mode": userfaultfd_user_mode,
+    "user namespace": user_namespace,
+    "mount tmpfs": mount_tmpfs,
+}
 
 
 def load_filter(path: str) -> None:
@@ -88,6 +144,7 @@ def main() -> None:
     if request.get("filter"):
         load_filter(request["filter"])
     signal.signal(signal.SIGSYS, signal.SIG_DFL)
+    NUMBERS.update(request.get("numbers", {}))
     answer: dict[str, int | str] = {}
     for label, number, arguments in request.get("calls", []):
         answer[label] = make(number, *arguments)

@@ -1,6 +1,7 @@
 """The seccomp filter of every jail: what it refuses, from inside a real jail; that it, not the kernel, refuses it;
 that ordinary commands still work; and where there is no filter, that nothing runs unless that is allowed."""
 
+import errno
 import json
 import logging
 import os
@@ -41,6 +42,11 @@ async def test_each_refused_call_fails_inside_a_jail(sandbox: BubblewrapSandbox)
 
     assert result.exit_code == 0, result
     assert json.loads(result.stdout) == syscall_cases.expected()
+
+    attempted = await sandbox.run(syscall_cases.attempts_command())
+
+    assert attempted.exit_code == 0, attempted
+    assert json.loads(attempted.stdout) == dict.fromkeys(syscall_cases.ATTEMPTS, errno.EPERM)
 
 
 @pytest.mark.skipif(not AS_ROOT, reason="as root the kernel would allow these calls, so only the filter refuses them")
