@@ -75,6 +75,10 @@ class DiskWatch:
         """Return, with the reason, once the workspace passes its limits and holds more than when the command
         began (see the module's docstring for when it is measured)."""
         baseline = self.last if self.last is not None else await self.measure()
+        if baseline.bytes > self.limits.max_mib * 1024 * 1024:
+            # The measure that killed the command before stopped as soon as it passed the limit, and the command wrote
+            # on until it died: a floor is no baseline (this command would pass it at once). Count it all.
+            baseline = await self.measure()
         # A measure stops as soon as it has counted enough to kill: its count is a floor of what the workspace takes.
         enough = max(self.limits.max_mib * 1024 * 1024, baseline.bytes)
         while True:
