@@ -55,8 +55,8 @@ def status() -> Filter:
         return Filter(None, f"libseccomp could not build the filter ({exc}): upgrade libseccomp")
 
 
-def build() -> bytes:
-    """The BPF program of the policy for this machine's architecture.
+def build(architecture: int = 0) -> bytes:
+    """The BPF program of the policy for this machine's architecture, or for another (a libseccomp `SCMP_ARCH_*`).
 
     Raises:
         ImportError, RuntimeError: pyseccomp or libseccomp is missing.
@@ -67,6 +67,9 @@ def build() -> bytes:
 
     syscall_filter = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
     syscall_filter.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
+    if architecture:
+        syscall_filter.add_arch(architecture)
+        syscall_filter.remove_arch(pyseccomp.Arch.NATIVE)
     for rule in rules():
         condition = [pyseccomp.Arg(rule.arg, pyseccomp.MASKED_EQ, rule.mask, rule.value)] if rule.mask else []
         try:
