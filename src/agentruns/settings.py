@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     allow_unisolated_sandbox: bool = Field(
         default=False, description="Development only: run tools WITHOUT isolation when bubblewrap cannot run here."
     )
+    allow_unfiltered_sandbox: bool = Field(
+        default=False, description="Run tools in bubblewrap WITHOUT a seccomp filter where none can be applied here."
+    )
     sandbox_max_processes: int = Field(default=256, ge=16, description="Processes a run's sandbox may have at once.")
     sandbox_max_file_mib: int = Field(default=512, ge=1, description="Largest file a run's commands may write (MiB).")
     sandbox_max_workspace_mib: int = Field(

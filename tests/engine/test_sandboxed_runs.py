@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from agentruns.api.server import ApiServer
 from agentruns.cli import app as cli
 from agentruns.cli import serve
+from agentruns.sandbox import availability, seccomp
 from agentruns.services.auth import issue_key
 from agentruns.settings import Settings
 from agentruns.storage import migrate
@@ -64,6 +65,8 @@ def test_a_runs_tools_act_in_its_jail(client: httpx.Client, worker: WorkerProces
     assert f"sandbox bubblewrap {details['id']} started: 1 cpu, 512 MiB memory, 256 processes" in runtime_log
     assert "$ id -u; hostname" in runtime_log
     assert "the workspace is kept for 3600 s" in runtime_log
+    assert ", seccomp filter on (" in runtime_log
+    assert "; seccomp filter on (" in "".join(worker.output)  # the worker's start-up line
 
 
 PROJECT_FILE = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -155,6 +158,27 @@ def test_serve_with_its_worker_refuses_too_and_without_it_does_not(monkeypatch: 
     assert refused.exit_code == 1
     assert "the worker cannot start" in refused.output
     assert (api_only.exit_code, len(served)) == (0, 1)
+
+
+@pytest.mark.usefixtures("tmp_cwd")
+def test_a_worker_refuses_to_start_without_a_seccomp_filter_unless_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(seccomp, "status", lambda: seccomp.Filter(None, "no filter is written for riscv64"))
+    monkeypatch.setattr(availability, "_warned", set())
+    monkeypatch.setattr(ApiServer, "run", lambda server: setattr(server, "started", True))
+
+    with reachable_directory("agentruns-workspaces-") as base:
+        root = str(base / "ws")
+        monkeypatch.setattr(serve, "get_settings", lambda: Settings(workspace_root=root))
+        refused = CliRunner().invoke(cli, ["serve"])
+        monkeypatch.setattr(serve, "get_settings", lambda: Settings(workspace_root=root, allow_unfiltered_sandbox=True))
+        allowed = CliRunner().invoke(cli, ["serve"])
+
+    assert refused.exit_code == 1
+    message = " ".join(refused.output.split())
+    assert "the worker cannot start: tools cannot run: no seccomp filter can be applied to them here" in message
+    assert "no filter is written for riscv64. To run them in bubblewrap without one, set" in message
+    assert "AGENTRUNS_ALLOW_UNFILTERED_SANDBOX=true" in message
+    assert allowed.exit_code == 0, allowed.output
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,12 @@
 """The bubblewrap sandbox runs real commands and contains every escape attempt of the sandbox issue."""
 
 import asyncio
+import errno
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from agentruns.sandbox.bubblewrap import HOST_UID, BubblewrapSandbox
+from agentruns.sandbox.bubblewrap import HOST_UID, BubblewrapSandbox, bwrap_argv
 from agentruns.sandbox.errors import PathOutsideWorkspace, SandboxError
+from agentruns.sandbox.etc import prepared_etc
 from agentruns.sandbox.orphans import kill_orphaned_jails
 from agentruns.sandbox.protocol import SandboxLimits
+from agentruns.sandbox.root import make_workspace
 from tests.sandbox.conftest import (
     LIMITS,
     commands_running,
@@ -359,6 +365,50 @@ async def test_a_workspace_its_host_user_cannot_reach_is_refused(workspace: Path
     with pytest.raises(SandboxError, match="not searchable"):
         await sandbox.start()
     assert sandbox.state == "error"
+
+
+# Inside the jail: open the controlling terminal, then push a character into the terminal on stdin (TIOCSTI).
+_TERMINAL_PROBE = """
+import fcntl, os, termios
+try:
+    os.open("/dev/tty", os.O_RDWR)
+    print("has a terminal")
+except OSError as error:
+    print(error.errno)
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b"x")
+    print("typed")
+except OSError as error:
+    print(error.errno)
+"""
+# On the host: a session whose controlling terminal is argv[1], standing for the service's, then bubblewrap in it.
+_IN_A_TERMINAL = (
+    "import os, sys; os.setsid(); os.dup2(os.open(sys.argv[1], os.O_RDWR), 0); os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def test_a_jail_has_a_session_of_its_own_so_it_cannot_type_into_the_services_terminal(workspace: Path) -> None:
+    # --new-session alone (no seccomp filter here): without it the probe opens /dev/tty and types.
+    make_workspace(workspace, None)
+    etc = prepared_etc(workspace.parent, network=False)
+    leader, follower = os.openpty()
+    info_fd = os.memfd_create("bwrap-info")
+    try:
+        argv = bwrap_argv(shutil.which("bwrap") or "bwrap", workspace, LIMITS, network=False, etc=etc,
+                          info_fd=info_fd, command=["python3", "-c", _TERMINAL_PROBE])  # fmt: skip
+        probed = subprocess.run(
+            [sys.executable, "-c", _IN_A_TERMINAL, os.ttyname(follower), *argv],
+            capture_output=True, text=True, timeout=60, pass_fds=(info_fd,), check=False,
+        )  # fmt: skip
+        os.set_blocking(leader, False)
+        with pytest.raises(BlockingIOError):  # nothing arrived at the terminal
+            os.read(leader, 100)
+    finally:
+        for fd in (leader, follower, info_fd):
+            os.close(fd)
+
+    assert probed.returncode == 0, probed.stderr
+    assert probed.stdout.split() == [str(errno.ENXIO), str(errno.EPERM)]  # no controlling terminal; not its own
 
 
 def _argv(pid: int) -> list[str]:

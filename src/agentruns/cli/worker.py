@@ -33,7 +33,8 @@ async def _run_until_signalled(box: "SecretBox") -> None:
     worker = Worker(settings, secrets=box)
     await worker.start()
     print(
-        f"agentruns worker {worker.executor_id} is running (sandbox limits by {worker.sandbox_limits}); "
+        f"agentruns worker {worker.executor_id} is running (sandbox limits by {worker.sandbox_limits}; "
+        f"{worker.syscall_filter}); "
         "Ctrl-C stops it",
         flush=True,
     )

@@ -17,7 +17,7 @@ from dbos._error import DBOSWorkflowConflictIDError  # not exported; see storage
 from agentruns.engine.context import WorkerContext
 from agentruns.engine.recorder import DatabaseRecorder
 from agentruns.sandbox import cgroups
-from agentruns.sandbox.availability import make_sandbox, usable_provider
+from agentruns.sandbox.availability import make_sandbox, usable_filter, usable_provider
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
 from agentruns.sandbox.bubblewrap import BubblewrapSandbox, check_reachable, host_user
 from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
@@ -52,11 +52,25 @@ def limits_enforcement(provider: str) -> str:
     return f"the {provider} provider"
 
 
+def syscall_filtering(settings: Settings, provider: str) -> str:
+    """What filters the system calls of this worker's sandboxes (for its start-up line).
+
+    Raises:
+        SandboxUnavailable: They are bubblewrap's, no seccomp filter can be applied here, and
+            `AGENTRUNS_ALLOW_UNFILTERED_SANDBOX` does not allow running without one.
+    """
+    if provider == BUBBLEWRAP:
+        return usable_filter(allow_unfiltered=settings.allow_unfiltered_sandbox)
+    if provider == UNISOLATED:
+        return "no seccomp filter (the development fallback)"
+    return f"the {provider} provider"
+
+
 def check_worker(settings: Settings) -> str:
     """Make sure the runs of a worker with these settings can run tools; the provider they will get.
 
-    It creates the workspace root if it is missing. The unisolated fallback, when allowed and needed, is
-    logged as a WARNING.
+    It creates the workspace root if it is missing. The unisolated fallback, or bubblewrap without a seccomp
+    filter, when allowed and needed, is logged as a WARNING.
 
     Raises:
         SandboxUnavailable: They could not; the message says why and how to fix it.
@@ -66,6 +80,7 @@ def check_worker(settings: Settings) -> str:
         provider = settings.sandbox_provider
     else:
         provider = usable_provider(allow_unisolated=settings.allow_unisolated_sandbox, bwrap=settings.bwrap_path)
+    syscall_filtering(settings, provider)
     try:
         root = prepare_root(settings.workspace_root)
     except OSError as exc:
@@ -91,6 +106,7 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
     sandbox = make_sandbox(
         workspace_path(settings.workspace_root, run_id), limits, allow_unisolated=settings.allow_unisolated_sandbox,
         network=settings.sandbox_network, provider=settings.sandbox_provider, bwrap=settings.bwrap_path,
+        allow_unfiltered=settings.allow_unfiltered_sandbox,
     )  # fmt: skip
     try:
         await sandbox.start()
@@ -102,7 +118,8 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
         raise SandboxError(f"the workspace could not be prepared: {exc}") from exc
     network = "on" if settings.sandbox_network else "off"
     isolation = " WITHOUT ISOLATION (the development fallback)" if sandbox.provider == UNISOLATED else ""
-    enforced = f", limits by {sandbox.enforcement}" if isinstance(sandbox, BubblewrapSandbox) else ""
+    bubblewrap = isinstance(sandbox, BubblewrapSandbox)
+    enforced = f", limits by {sandbox.enforcement}, {sandbox.syscall_filter}" if bubblewrap else ""
     recorder.note_runtime(
         f"sandbox {sandbox.provider} {sandbox.runtime_id} started{isolation}: {limits.cpu} cpu, "
         f"{limits.memory_mib} MiB memory, {limits.max_processes} processes, files up to {limits.max_file_mib} MiB, "

@@ -26,7 +26,7 @@ from agentruns.engine.client import EngineClient
 from agentruns.engine.context import WorkerContext, current, install
 from agentruns.engine.liveness import Liveness
 from agentruns.engine.names import APP_NAME, QUEUE_NAME, WORKFLOW_VERSION, workflow_id_for
-from agentruns.engine.sandboxes import check_worker, limits_enforcement
+from agentruns.engine.sandboxes import check_worker, limits_enforcement, syscall_filtering
 from agentruns.engine.wait_sweep import time_out_waits
 from agentruns.engine.workflow import run_workflow
 from agentruns.engine.workspace_sweep import sweep, sweep_interval
@@ -69,6 +69,8 @@ class Worker:
         self.executor_id = settings.executor_id or default_executor_id()
         self.sandbox_limits = "not known until the worker starts"
         """What enforces the limits of this worker's sandboxes (cgroups, or rlimits only)."""
+        self.syscall_filter = "not known until the worker starts"
+        """What filters the system calls of this worker's sandboxes (a seccomp filter, or none)."""
         self.db = Database(settings.database_url, pool_size=settings.database_pool_size)
         self.engine = EngineClient(settings.database_url)
         self._loops: list[asyncio.Task[None]] = []
@@ -127,11 +129,13 @@ class Worker:
             ),
         ]
         self.sandbox_limits = limits_enforcement(provider)
+        self.syscall_filter = syscall_filtering(self.settings, provider)
         log.info(
-            "worker %s started; tools run in %s sandboxes, limits by %s",
+            "worker %s started; tools run in %s sandboxes, limits by %s, %s",
             self.executor_id,
             provider,
             self.sandbox_limits,
+            self.syscall_filter,
         )
 
     async def stop(self) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from agentruns.sandbox import seccomp
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
 from agentruns.sandbox.bubblewrap import BubblewrapSandbox, bwrap_argv, host_user
 from agentruns.sandbox.errors import SandboxUnavailable
@@ -39,7 +40,8 @@ _warned: set[str] = set()
 def check_bubblewrap(executable: str = "bwrap") -> str | None:
     """None when bubblewrap is installed and can make its namespaces here; otherwise what is wrong and how to fix it.
 
-    It runs `true` in a jail made exactly as a run's commands are (as `nobody` when the service is root).
+    It runs `true` in a jail made exactly as a run's commands are (as `nobody` when the service is root, under the
+    seccomp filter where there is one).
     Call it at start; it takes a few tens of milliseconds.
 
     Args:
@@ -58,18 +60,22 @@ def check_bubblewrap(executable: str = "bwrap") -> str | None:
         make_workspace(workspace, owner)
         uid, gid = owner if owner is not None else (None, None)
         info_fd = os.memfd_create("bwrap-info")
+        program = seccomp.status().program
+        seccomp_fd = seccomp.program_fd(program) if program is not None else None
+        fds = (info_fd,) if seccomp_fd is None else (info_fd, seccomp_fd)
         try:
             etc = prepare_etc(Path(base), network=False)
             argv = bwrap_argv(bwrap, workspace, SandboxLimits(cpu=1, memory_mib=256), network=False, etc=etc,
-                              info_fd=info_fd, command=["true"])  # fmt: skip
+                              info_fd=info_fd, command=["true"], seccomp_fd=seccomp_fd)  # fmt: skip
             probe = subprocess.run(  # noqa: S603 - a fixed command line
                 argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_SECONDS, env={"PATH": os.defpath},
-                pass_fds=(info_fd,), user=uid, group=gid, extra_groups=[] if owner is not None else None, check=False,
+                pass_fds=fds, user=uid, group=gid, extra_groups=[] if owner is not None else None, check=False,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bubblewrap ({bwrap}) could not be run: {exc}"
         finally:
-            os.close(info_fd)
+            for fd in fds:
+                os.close(fd)
     if probe.returncode != 0:
         said = probe.stderr.strip() or f"exit status {probe.returncode}"
         return f"bubblewrap ({bwrap}) cannot create its sandbox here: {said}. {_USERNS_HELP}"
@@ -110,6 +116,32 @@ def usable_provider(*, allow_unisolated: bool, bwrap: str = "bwrap") -> str:
     return UNISOLATED
 
 
+def usable_filter(*, allow_unfiltered: bool) -> str:
+    """What filters the system calls of the bubblewrap sandboxes here (for the worker's start-up line); running
+    without a filter, when that is allowed and needed, is logged as a WARNING.
+
+    Raises:
+        SandboxUnavailable: No seccomp filter can be applied here and running without one is not allowed.
+    """
+    syscall_filter = seccomp.status()
+    if syscall_filter.program is not None:
+        return syscall_filter.description
+    if not allow_unfiltered:
+        raise SandboxUnavailable(
+            f"tools cannot run: no seccomp filter can be applied to them here: {syscall_filter.problem}. To run them "
+            f"in bubblewrap without one, set {seccomp.ALLOW_SETTING}=true."
+        )
+    if f"unfiltered: {syscall_filter.problem}" in _warned:  # once per process, as for the unisolated sandbox
+        return syscall_filter.description
+    _warned.add(f"unfiltered: {syscall_filter.problem}")
+    logger.warning(
+        "UNFILTERED SANDBOX: this worker's jails apply no seccomp filter, because %s=true and %s; their commands can "
+        "make every system call the kernel allows an unprivileged user.",
+        seccomp.ALLOW_SETTING, syscall_filter.problem,
+    )  # fmt: skip
+    return syscall_filter.description
+
+
 def _refusal(problem: str) -> SandboxUnavailable:
     return SandboxUnavailable(
         f"tools cannot run: {problem}. To run them WITHOUT isolation on a development machine, set "
@@ -125,6 +157,7 @@ def make_sandbox(
     network: bool,
     provider: str = BUBBLEWRAP,
     bwrap: str = "bwrap",
+    allow_unfiltered: bool = False,
 ) -> Sandbox:
     """The sandbox of one run, not started yet.
 
@@ -138,6 +171,8 @@ def make_sandbox(
         network: Whether the run's commands may use the network.
         provider: `bubblewrap`, or the name of a provider plugin (see `plugins`).
         bwrap: The bubblewrap executable (`AGENTRUNS_BWRAP_PATH`).
+        allow_unfiltered: The deployment's `AGENTRUNS_ALLOW_UNFILTERED_SANDBOX`: a bubblewrap sandbox may start
+            where no seccomp filter can be applied (else its `start` raises `SandboxError`).
 
     Raises:
         SandboxUnavailable: bubblewrap cannot run here and the unisolated sandbox is not allowed, or no
@@ -147,7 +182,7 @@ def make_sandbox(
         return plugin_factory(provider)(workspace, limits, network=network)
     problem = _cached_check(bwrap)
     if problem is None:
-        return BubblewrapSandbox(workspace, limits, network=network, bwrap=bwrap)
+        return BubblewrapSandbox(workspace, limits, network=network, bwrap=bwrap, allow_unfiltered=allow_unfiltered)
     if not allow_unisolated:
         raise _refusal(problem)
     logger.warning(

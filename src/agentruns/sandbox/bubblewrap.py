@@ -10,7 +10,7 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentruns.sandbox import cgroups, jail_user
+from agentruns.sandbox import cgroups, jail_user, seccomp
 from agentruns.sandbox import workspace as files
 from agentruns.sandbox.disk_watch import DiskWatch
 from agentruns.sandbox.errors import SandboxError
@@ -51,6 +51,7 @@ def bwrap_argv(
     etc: Path,
     info_fd: int,
     command: Sequence[str],
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bubblewrap command line that runs `command` in a jail of its own.
 
@@ -62,6 +63,7 @@ def bwrap_argv(
         etc: The directory bound read-only as /etc (see `sandbox/etc.py`).
         info_fd: Where bubblewrap writes the host pid of the sandbox's init (its pid namespace lives as long).
         command: What to run inside.
+        seccomp_fd: Where bubblewrap reads the seccomp filter it applies to `command` (see `sandbox/seccomp.py`).
     """
     argv = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
     if network:
@@ -84,6 +86,8 @@ def bwrap_argv(
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", files.MOUNT_POINT, "--clearenv"]
     for name, value in ENV.items():
         argv += ["--setenv", name, value]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--info-fd", str(info_fd), "--", *command]
     return argv
 
@@ -98,7 +102,15 @@ class BubblewrapSandbox:
 
     provider = PROVIDER
 
-    def __init__(self, workspace: Path, limits: SandboxLimits, *, network: bool = False, bwrap: str = "bwrap") -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        limits: SandboxLimits,
+        *,
+        network: bool = False,
+        bwrap: str = "bwrap",
+        allow_unfiltered: bool = False,
+    ) -> None:
         self.workspace = workspace.resolve()
         self.runtime_id = self.workspace.name
         self.limits = limits
@@ -111,6 +123,8 @@ class BubblewrapSandbox:
         self._disk = DiskWatch(self.workspace, limits.disk, self._owner)
         self._etc: Path | None = None
         self._group: cgroups.SandboxGroup | None = None
+        self._filter = seccomp.status()
+        self._allow_unfiltered = allow_unfiltered
 
     async def start(self) -> None:
         """Create the workspace, give it to the sandbox's host user and prepare /etc; no jail starts yet.
@@ -121,6 +135,8 @@ class BubblewrapSandbox:
         try:
             if self._bwrap is None:
                 raise SandboxError(f"bubblewrap ({self._bwrap_setting!r}) is not installed: apt-get install bubblewrap")
+            if self._filter.program is None and not self._allow_unfiltered:
+                raise SandboxError(f"{self._filter.description}; {seccomp.ALLOW_SETTING}=true would run it without")
             self.workspace.parent.mkdir(parents=True, exist_ok=True)
             if self._owner is not None:
                 check_reachable(self.workspace.parent, self._owner)
@@ -151,22 +167,27 @@ class BubblewrapSandbox:
         # A file, not a pipe: bubblewrap writing to a pipe whose reader died (the service) would die of
         # SIGPIPE and leave its half-made sandbox waiting forever for it.
         info_fd = os.memfd_create("bwrap-info")
+        program, seccomp_fd = self._filter.program, None
         group = self._group
         before = group.events() if group is not None else None
         try:
+            seccomp_fd = seccomp.program_fd(program) if program is not None else None
             finished = await run_tree(
                 lambda fds: bwrap_argv(
                     bwrap, self.workspace, self.limits, network=self.network, etc=etc, info_fd=info_fd,
-                    command=launcher(command, self.limits, limit, fds, kill_scope="-1"),
+                    command=launcher(command, self.limits, limit, fds, kill_scope="-1"), seccomp_fd=seccomp_fd,
                 ),
                 timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
-                pass_fds=(info_fd,), user=self._owner, env={"PATH": os.defpath},
+                pass_fds=(info_fd,) if seccomp_fd is None else (info_fd, seccomp_fd), user=self._owner,
+                env={"PATH": os.defpath},
                 settle=lambda: _end_namespace(info_fd),
                 watch=self._disk.until_full,
                 place=group.place if group is not None else None,
             )  # fmt: skip
         finally:
             os.close(info_fd)
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         if not finished.launched and not finished.result.timed_out and self.state == "running":
             self.state = "error"
             raise SandboxError(f"bubblewrap could not start the sandbox: {finished.result.stderr.strip()}")
@@ -193,6 +214,11 @@ class BubblewrapSandbox:
         """What enforces the sandbox's limits (for its run's `runtime` log): of memory, processes and CPU, and of
         its workspace's disk."""
         return f"{cgroups.enforcement()}, disk by measuring the workspace"
+
+    @property
+    def syscall_filter(self) -> str:
+        """Whether its commands' system calls are filtered (for its run's `runtime` log)."""
+        return self._filter.description
 
     async def stop(self) -> None:
         """Kill every running command's jail (its whole pid namespace), remove its cgroup and end the sandbox."""
