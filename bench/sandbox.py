@@ -82,7 +82,7 @@ class Variants:
 
     async def start_and_true(self, number: int) -> None:
         """The target: a run's sandbox made as the engine makes it, started, then `true` run in it."""
-        sandbox = make_sandbox(self.workspace("start-true", number), LIMITS, allow_unisolated=False, network=False)
+        sandbox = make_sandbox(self.workspace("start-true", number), LIMITS, allow_unisolated=False, network=None)
         await sandbox.start()
         result = await sandbox.run("true")
         _check(sandbox, result.exit_code, "`true`")
@@ -90,7 +90,7 @@ class Variants:
 
     async def start_only(self, number: int) -> None:
         """`start()` alone: the workspace made and handed to the sandbox's user (no jail: see `start`)."""
-        sandbox = make_sandbox(self.workspace("start", number), LIMITS, allow_unisolated=False, network=False)
+        sandbox = make_sandbox(self.workspace("start", number), LIMITS, allow_unisolated=False, network=None)
         await sandbox.start()
         await sandbox.stop()
 
@@ -111,7 +111,7 @@ class Variants:
         info_fd = os.memfd_create("bwrap-info")
         owner = host_user()
         uid, gid = owner if owner is not None else (None, None)
-        argv = bwrap_argv(self.bwrap, self.started.workspace, LIMITS, network=False, etc=etc, info_fd=info_fd,
+        argv = bwrap_argv(self.bwrap, self.started.workspace, LIMITS, etc=etc, info_fd=info_fd,
                           command=["true"])  # fmt: skip
         try:
             process = await asyncio.create_subprocess_exec(
