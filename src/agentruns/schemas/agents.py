@@ -2,7 +2,16 @@
 
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from agentruns.sandbox.egress.allowlist import MAX_ENTRIES, MAX_ENTRY_LENGTH, parse_entry
@@ -154,6 +163,14 @@ class SandboxOut(ResponseModel):
     cpu: int
     memory_mib: int = Field(alias="memoryMiB")
     network: SandboxNetworkOut | None = None
+    """Left out when the agent has none, so that an agent that never set one reads as it did before."""
+
+    @model_serializer(mode="wrap")
+    def _without_default_network(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.network is None:
+            data.pop("network", None)
+        return data
 
 
 class AgentOut(ResponseModel):
