@@ -65,7 +65,7 @@ class EgressPolicy:
             return Verdict(name, port, reason="resolves to no address")
         for address in addresses:
             if (why := refusal(address)) is not None:
-                shown = "" if address == name else f"resolves to {address}, "
+                shown = "" if _is_address(name) else f"resolves to {address}, "
                 return Verdict(name, port, reason=shown + why)
         return Verdict(name, port, addresses=tuple(addresses), connect_port=port)
 
@@ -75,6 +75,14 @@ class EgressPolicy:
             return (str(ipaddress.ip_address(name)),)
         except ValueError:
             return tuple(dict.fromkeys(await self.resolver(name, port)))
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _refused_form(name: str, port: int) -> str | None:

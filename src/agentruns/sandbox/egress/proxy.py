@@ -24,10 +24,12 @@ from agentruns.sandbox.egress.relay import CHUNK_BYTES, Counts, Stream, relay
 from agentruns.sandbox.egress.targets import BadTarget, RequestTarget, connect_target, http_target
 
 MAX_HEAD_BYTES = 16 * 1024
-"""Largest request (or response) head, headers included."""
+"""Largest request (or response) head, headers included (a request's may exceed it by one read, HEAD_READ_BYTES)."""
 MAX_CONNECTIONS = 32
 """Connections one sandbox may have open through the proxy at once; more are answered 503 (and recorded)."""
+HEAD_READ_BYTES = 4096
 IDLE_SECONDS = 60.0
+DRAIN_SECONDS = 1.0
 CONNECT_SECONDS = 10.0
 SOCKET_NAME = "egress.sock"
 # Headers of one hop, not passed on (RFC 9110 §7.6.1), plus those naming the proxy.
@@ -96,9 +98,12 @@ class EgressProxy:
         except _Refused as refused:
             record = Connection(host=refused.host, port=refused.port, allowed=False, via="proxy",
                                 method=refused.method, reason=refused.reason)  # fmt: skip
-            with contextlib.suppress(OSError, h11.LocalProtocolError):
+            with contextlib.suppress(OSError, TimeoutError):
                 writer.write(_error_response(refused.status, refused.reason))
                 await writer.drain()
+                writer.write_eof()
+                async with asyncio.timeout(DRAIN_SECONDS):  # what the client sent still unread: so that it reads
+                    await reader.read(CHUNK_BYTES)  # the answer rather than a reset
         except (OSError, TimeoutError, h11.ProtocolError):
             pass
         finally:
@@ -123,8 +128,11 @@ class _Exchange:
                 raise _Refused(exc.error_status_hint, f"a malformed request: {exc}") from None
             if event is not h11.NEED_DATA:
                 return event  # pyright: ignore[reportReturnType]  # narrowed by the test above
+            # Small reads while the head is incomplete: h11 bounds only an incomplete head, so a head is at most
+            # MAX_HEAD_BYTES plus one read.
+            size = HEAD_READ_BYTES if self.h11.their_state is h11.IDLE else CHUNK_BYTES
             async with asyncio.timeout(IDLE_SECONDS):
-                self.h11.receive_data(await self.client[0].read(CHUNK_BYTES))
+                self.h11.receive_data(await self.client[0].read(size))
 
     async def run(self) -> Connection:
         """Serve the request; the record of the connection."""
