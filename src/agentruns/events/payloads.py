@@ -93,5 +93,6 @@ def text_delta(
 def network_connection(run_id: str, step: int, index: int, connection: Connection) -> EventDraft:
     """`run.network`: a connection the run's sandbox or `webfetch` asked for, allowed or refused, during the tool
     call that step `step` reports."""
-    data = {"runId": run_id, "step": step, **connection.as_event()}
+    del run_id  # every event carries it already
+    data = {"step": step, **connection.as_event()}
     return EventDraft("run.network", data, source=f"network:{step}:{index}")
