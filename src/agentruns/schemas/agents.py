@@ -9,12 +9,13 @@ from pydantic import (
     JsonValue,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    WithJsonSchema,
     model_serializer,
     model_validator,
 )
 from pydantic.config import JsonDict
 
-from agentruns.sandbox.egress.allowlist import MAX_ENTRIES, MAX_ENTRY_LENGTH, parse_entry
+from agentruns.sandbox.egress.allowlist import ENTRY_PATTERN, MAX_ENTRIES, MAX_ENTRY_LENGTH, parse_entry
 from agentruns.schemas.base import NO_NUL, Page, RequestModel, ResponseModel, Timestamp
 from agentruns.schemas.catalog import (
     DEFAULT_MODEL,
@@ -42,8 +43,12 @@ def _allowlist_entry(value: str) -> str:
     return str(parse_entry(value))  # a BadEntry is a ValueError: a 422 that says which entry and why
 
 
-AllowEntryText = Annotated[str, NO_NUL, StringConstraints(min_length=1, max_length=MAX_ENTRY_LENGTH),
-                           AfterValidator(_allowlist_entry)]  # fmt: skip
+# The schema states the grammar as a pattern; the validator checks the same one, after the checks whose messages say
+# what is wrong with an entry (a pattern's refusal would only quote the pattern).
+AllowEntryText = Annotated[
+    str, StringConstraints(max_length=MAX_ENTRY_LENGTH), AfterValidator(_allowlist_entry),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_ENTRY_LENGTH, "pattern": ENTRY_PATTERN}),
+]  # fmt: skip
 """`pypi.org`, `*.githubusercontent.com` (every subdomain), either with `:port` (else ports 80 and 443 only)."""
 
 

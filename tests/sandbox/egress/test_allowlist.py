@@ -1,8 +1,17 @@
 """The allowlist: what each form of entry matches, and the entries refused, each with its reason."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from agentruns.sandbox.egress.allowlist import MAX_ENTRIES, Allowlist, BadEntry, parse_entry
+from agentruns.sandbox.egress.allowlist import (
+    ENTRY_PATTERN,
+    MAX_ENTRIES,
+    MAX_ENTRY_LENGTH,
+    Allowlist,
+    BadEntry,
+    parse_entry,
+)
 
 ALLOWLIST = Allowlist.parse(["pypi.org", "*.githubusercontent.com", "example.com:8443", "[fd00::1]", "10.0.0.1"])
 
@@ -76,3 +85,10 @@ def test_an_entry_is_shown_as_it_is_matched() -> None:
     assert [str(entry) for entry in ALLOWLIST.entries] == [
         "pypi.org", "*.githubusercontent.com", "example.com:8443", "[fd00::1]", "10.0.0.1",
     ]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(ENTRY_PATTERN, fullmatch=True).filter(lambda text: len(text) <= MAX_ENTRY_LENGTH))
+def test_every_entry_the_schema_states_is_accepted(text: str) -> None:
+    """The API's schema states ENTRY_PATTERN: what it allows must parse (what does not match it is refused)."""
+    parse_entry(text)

@@ -8,9 +8,28 @@ from dataclasses import dataclass
 DEFAULT_PORTS = (80, 443)
 """The ports an entry without `:port` allows: HTTP and HTTPS."""
 MAX_ENTRIES = 100
-MAX_ENTRY_LENGTH = 260
+MAX_ENTRY_LENGTH = 253
+"""Longest entry, so that no host in one is longer than DNS allows."""
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?|[a-z0-9]")
 _PORT = re.compile(r"[0-9]{1,5}")
+
+# The same grammar as one regular expression, which the API's schema states, so that what the schema allows is
+# exactly what is accepted (every entry is checked against it after the checks that explain a refusal).
+_LABEL_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_NAME_PATTERN = rf"{_LABEL_PATTERN}(?:\.{_LABEL_PATTERN})*\.?"
+_WILDCARD_PATTERN = rf"\*\.{_LABEL_PATTERN}(?:\.{_LABEL_PATTERN})+\.?"
+_PORT_PATTERN = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+_V4 = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_H = r"[0-9A-Fa-f]{1,4}"
+_V6 = "|".join([
+    rf"(?:{_H}:){{7}}{_H}", rf"(?:{_H}:){{1,7}}:", rf"(?:{_H}:){{1,6}}:{_H}", rf"(?:{_H}:){{1,5}}(?::{_H}){{1,2}}",
+    rf"(?:{_H}:){{1,4}}(?::{_H}){{1,3}}", rf"(?:{_H}:){{1,3}}(?::{_H}){{1,4}}", rf"(?:{_H}:){{1,2}}(?::{_H}){{1,5}}",
+    rf"{_H}:(?::{_H}){{1,6}}", rf":(?:(?::{_H}){{1,7}}|:)", rf"::(?:[Ff]{{4}}(?::0{{1,4}})?:)?{_V4}",
+    rf"(?:{_H}:){{1,4}}:{_V4}",
+])  # fmt: skip
+ENTRY_PATTERN = rf"^(?:{_WILDCARD_PATTERN}|{_NAME_PATTERN}|\[(?:{_V6})\])(?::{_PORT_PATTERN})?$"
+"""An allowlist entry, as a regular expression (with `MAX_ENTRY_LENGTH`)."""
+_ENTRY = re.compile(ENTRY_PATTERN)
 
 
 class BadEntry(ValueError):
@@ -82,6 +101,14 @@ def parse_entry(text: str) -> AllowEntry:
     """
     if not isinstance(text, str) or not text.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
         raise BadEntry("an entry must be a non-empty host name such as pypi.org or *.example.com")
+    entry = _parsed(text)
+    if not _ENTRY.fullmatch(text):
+        raise BadEntry(f"{text!r} is not an entry: write a host (pypi.org), *.domain or [IPv6], each optionally :port")
+    return entry
+
+
+def _parsed(text: str) -> AllowEntry:
+    """The entry, or a BadEntry that says what is wrong with it."""
     if len(text) > MAX_ENTRY_LENGTH:
         raise BadEntry(f"an entry is at most {MAX_ENTRY_LENGTH} characters")
     raw = text.strip().lower()
@@ -123,7 +150,7 @@ class Allowlist:
     @classmethod
     def from_setting(cls, value: str) -> "Allowlist":
         """The allowlist of a comma-separated setting (`AGENTRUNS_SANDBOX_NETWORK_ALLOW`)."""
-        return cls.parse(part for part in value.split(",") if part.strip())
+        return cls.parse(part.strip() for part in value.split(",") if part.strip())
 
     def allows(self, host: str, port: int) -> bool:
         """Whether an entry matches the host (any form; it is normalised first) and port."""
