@@ -40,3 +40,10 @@ def test_a_connection_reads_as_a_log_line_and_an_event() -> None:
         "host": "fd00::1", "port": 80, "verdict": "refused", "reason": "a private or reserved address",
         "via": "proxy", "method": "GET", "address": None, "bytesUp": 0, "bytesDown": 0,
     }  # fmt: skip
+
+
+def test_what_the_run_chose_is_recorded_cut() -> None:
+    log = ConnectionLog()
+    log.add(Connection(host="h" * 5000, port=80, allowed=False, via="proxy", method="M" * 100, reason="r" * 5000))
+    (connection,) = asyncio.run(log.take()).connections
+    assert (len(connection.host), len(connection.method), len(connection.reason or "")) == (300, 20, 300)

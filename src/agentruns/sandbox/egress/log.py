@@ -1,11 +1,13 @@
 """The record of a run's connections, allowed and refused, bounded so that a hostile run cannot flood it."""
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 MAX_RECORDED = 200
 """Connections recorded per run (each an event and a log line); beyond, only how many more there were."""
+MAX_TEXT = 300
+"""Characters kept of a recorded host or reason."""
 SETTLE_SECONDS = 3.0
 
 
@@ -83,12 +85,16 @@ class ConnectionLog:
         self.add(connection)
 
     def add(self, connection: Connection) -> None:
-        """Record a connection, unless the run has had `max_recorded` already (then it is only counted)."""
+        """Record a connection, unless the run has had `max_recorded` already (then it is only counted). What the run
+        chose (host, method, a parser's complaint) is cut to `MAX_TEXT` characters."""
         if self._recorded >= self.max_recorded:
             self._dropped += 1
             return
         self._recorded += 1
-        self._kept.append(connection)
+        reason = connection.reason[:MAX_TEXT] if connection.reason is not None else None
+        self._kept.append(
+            replace(connection, host=connection.host[:MAX_TEXT], method=connection.method[:20], reason=reason)
+        )
 
     async def take(self, settle_seconds: float = SETTLE_SECONDS) -> Taken:
         """What was recorded since the last take, once the connections under way ended (or `settle_seconds`)."""
