@@ -9,6 +9,8 @@ one request (`Connection: close`); a `CONNECT` becomes a tunnel of bytes.
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -32,6 +34,7 @@ IDLE_SECONDS = 60.0
 DRAIN_SECONDS = 1.0
 CONNECT_SECONDS = 10.0
 SOCKET_NAME = "egress.sock"
+logger = logging.getLogger(__name__)
 # Headers of one hop, not passed on (RFC 9110 §7.6.1), plus those naming the proxy.
 _HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization", b"proxy-authenticate",
                b"te", b"trailer", b"upgrade", b"host"}  # fmt: skip
@@ -106,6 +109,9 @@ class EgressProxy:
                     await reader.read(CHUNK_BYTES)  # the answer rather than a reset
         except (OSError, TimeoutError, h11.ProtocolError):
             pass
+        except Exception as exc:  # a bug here must end this connection only, recorded, never the proxy
+            logger.exception("egress proxy: a connection failed")
+            record = dataclasses.replace(record, allowed=False, reason=f"the proxy failed: {type(exc).__name__}")
         finally:
             writer.close()
             log.closed(record)
