@@ -99,7 +99,7 @@ async def loop_in_memory(stub_url: str, runs: int, delay: float, scratch: str) -
     settings = Settings(openai_compatible_base_url=stub_url, workspace_root=scratch)
     agent, sink = build_agent(), NullRecorder()
     # Never started: a run without tool calls does not use its sandbox.
-    sandbox = make_sandbox(Path(scratch) / "memory", limits_for(settings, cpu=1, memory_mib=512), network=False,
+    sandbox = make_sandbox(Path(scratch) / "memory", limits_for(settings, cpu=1, memory_mib=512), network=None,
                            allow_unisolated=True, bwrap=settings.bwrap_path)  # fmt: skip
 
     async def one(number: int) -> str:

@@ -87,7 +87,7 @@ async def _loop_once(
                    model=DEFAULT_MODEL_ID, enabled_tools=None, disabled_tools=None,
                    max_model_requests=settings.max_model_requests)  # fmt: skip
     # Started before the clock, as a durable run's sandbox is started before its loop.
-    sandbox = make_sandbox(workspace, limits_for(settings, cpu=1, memory_mib=512), network=False,
+    sandbox = make_sandbox(workspace, limits_for(settings, cpu=1, memory_mib=512), network=None,
                            allow_unisolated=settings.allow_unisolated_sandbox, bwrap=settings.bwrap_path)  # fmt: skip
     await sandbox.start()
     deps = RunDeps(run_id=run_id, sandbox=sandbox, settings=settings, recorder=recorder, tool_runner=run_tool)

@@ -7,6 +7,7 @@ wall time, and the CPU time of this process and its reaped children), `n/a`, or 
 """
 
 import asyncio
+import inspect
 import os
 import resource
 import shutil
@@ -31,6 +32,9 @@ except ImportError:
     seccomp = None
 
 LIMITS = SandboxLimits(cpu=1, memory_mib=1024)  # an agent's default size, the deployment's other defaults
+# No network: `network=False` up to the egress proxy, `network=None` (no `NetworkAccess`) since.
+NO_NETWORK: Any = None if "egress" in inspect.signature(BubblewrapSandbox).parameters else False
+ARGV_NO_NETWORK: dict[str, Any] = {"network": False} if "network" in inspect.signature(bwrap_argv).parameters else {}
 
 
 class Timer:
@@ -100,7 +104,7 @@ class Timer:
             raise RuntimeError("`true` failed")
 
     async def start_and_true(self, number: int) -> None:
-        sandbox = make_sandbox(self.workspace("start-true", number), LIMITS, allow_unisolated=False, network=False)
+        sandbox = make_sandbox(self.workspace("start-true", number), LIMITS, allow_unisolated=False, network=NO_NETWORK)
         await sandbox.start()
         result = await sandbox.run("true")
         await sandbox.stop()
@@ -108,7 +112,7 @@ class Timer:
             raise RuntimeError(f"`true` ended with {result.exit_code}: {result.stderr}")
 
     async def start_only(self, number: int) -> None:
-        sandbox = make_sandbox(self.workspace("start", number), LIMITS, allow_unisolated=False, network=False)
+        sandbox = make_sandbox(self.workspace("start", number), LIMITS, allow_unisolated=False, network=NO_NETWORK)
         await sandbox.start()
         await sandbox.stop()
 
@@ -126,15 +130,15 @@ class Timer:
         etc = prepared_etc(sandbox.workspace.parent, network=False)
         info_fd = os.memfd_create("bwrap-info")
         fds = [info_fd]
-        extra: dict[str, int] = {}
+        extra: dict[str, Any] = {}
         program = seccomp.status().program if seccomp is not None else None
         if program is not None and seccomp is not None:
             extra["seccomp_fd"] = seccomp.program_fd(program)
             fds.append(extra["seccomp_fd"])
         owner = host_user()
         uid, gid = owner if owner is not None else (None, None)
-        argv = bwrap_argv(shutil.which("bwrap") or "bwrap", sandbox.workspace, LIMITS, network=False, etc=etc,
-                          info_fd=info_fd, command=["true"], **extra)  # fmt: skip
+        argv = bwrap_argv(shutil.which("bwrap") or "bwrap", sandbox.workspace, LIMITS, etc=etc, info_fd=info_fd,
+                          command=["true"], **ARGV_NO_NETWORK, **extra)  # fmt: skip
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv, pass_fds=fds, env={"PATH": os.defpath}, user=uid, group=gid,

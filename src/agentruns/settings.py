@@ -7,7 +7,13 @@ import limits
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agentruns.sandbox.egress.allowlist import Allowlist, BadEntry
+from agentruns.sandbox.egress.stand_ins import parse_stand_ins
+
 DEFAULT_DATABASE_URL = "sqlite:///./.agentruns/agentruns.db"
+# The setting was a boolean: its false values still mean `off`; its true ones, the host's network, are refused.
+_OLD_NETWORK_ON = ("true", "1", "on", "yes", "y", "t")
+_OLD_NETWORK_OFF = ("false", "0", "no", "n", "f")
 
 
 class Settings(BaseSettings):
@@ -78,7 +84,18 @@ class Settings(BaseSettings):
     )
     workspace_root: str = Field(default="./.agentruns/workspaces", description="Where runs' workspaces live.")
     executor_id: str | None = Field(default=None, description="This process's name among the workers; random if unset.")
-    sandbox_network: bool = Field(default=False, description="Whether runs' tools may use the network.")
+    sandbox_network: Literal["off", "proxy"] = Field(
+        default="off",
+        description="Runs' network: `off` (none), or `proxy` (only through the worker's egress proxy, by allowlist).",
+    )
+    sandbox_network_allow: str = Field(
+        default="",
+        description="Domains runs may reach in `proxy` mode unless their agent lists its own (comma-separated).",
+    )
+    sandbox_network_test_hosts: str = Field(
+        default="",
+        description="Test only: `name=127.0.0.1[:port]` items the egress proxy takes for public hosts.",
+    )
     workspace_keep_seconds: float = Field(
         default=3600, ge=0, description="How long a finished run's workspace is kept; 0 deletes it when the run ends."
     )
@@ -145,6 +162,37 @@ class Settings(BaseSettings):
         if self.secrets_key is not None and self.secrets_key_file is not None:
             raise ValueError("set AGENTRUNS_SECRETS_KEY or AGENTRUNS_SECRETS_KEY_FILE, not both")
         return self
+
+    @field_validator("sandbox_network", mode="before")
+    @classmethod
+    def _a_network_mode(cls, value: object) -> object:
+        text = str(value).strip().lower()
+        if value is True or text in _OLD_NETWORK_ON:
+            raise ValueError(
+                f"AGENTRUNS_SANDBOX_NETWORK is a mode now, `off` or `proxy`; {value!r} (the old boolean) gave runs the "
+                "host's network, which agentruns no longer does: set it to `proxy` (egress only through the worker's "
+                "proxy, to the domains of AGENTRUNS_SANDBOX_NETWORK_ALLOW or the agent's sandbox.network.allow) "
+                "or to `off`"
+            )
+        return "off" if value is False or text in _OLD_NETWORK_OFF else text
+
+    @field_validator("sandbox_network_allow")
+    @classmethod
+    def _an_allowlist(cls, value: str) -> str:
+        try:
+            Allowlist.from_setting(value)
+        except BadEntry as exc:
+            raise ValueError(f"AGENTRUNS_SANDBOX_NETWORK_ALLOW: {exc}") from None
+        return value
+
+    @field_validator("sandbox_network_test_hosts")
+    @classmethod
+    def _test_hosts(cls, value: str) -> str:
+        try:
+            parse_stand_ins(value)
+        except ValueError as exc:
+            raise ValueError(f"AGENTRUNS_SANDBOX_NETWORK_TEST_HOSTS: {exc}") from None
+        return value
 
     @field_validator("rate_limit")
     @classmethod

@@ -15,6 +15,7 @@ from agentruns.agent.tools import BUILTIN_TOOLS, select_tools
 from agentruns.agent.tools.files import MAX_EDIT_BYTES
 from agentruns.agent.tools.output import MAX_OUTPUT_CHARS
 from agentruns.sandbox.bubblewrap import BubblewrapSandbox
+from agentruns.sandbox.egress.access import NetworkAccess, network_access
 from agentruns.sandbox.protocol import SandboxLimits
 from agentruns.schemas.catalog import TOOL_NAMES
 from agentruns.settings import Settings
@@ -45,7 +46,11 @@ def workspace() -> Iterator[Path]:
 
 
 def run_script(
-    workspace: Path, lines: list[str], settings: Settings | None = None, **spec: Any
+    workspace: Path,
+    lines: list[str],
+    settings: Settings | None = None,
+    network: NetworkAccess | None = None,
+    **spec: Any,
 ) -> tuple[str, list[tuple[str, Any]]]:
     recorder = ListRecorder()
     fields = {"enabled_tools": None, "disabled_tools": None} | spec
@@ -57,7 +62,7 @@ def run_script(
         sandbox = BubblewrapSandbox(workspace, SandboxLimits(cpu=1, memory_mib=256, command_timeout_seconds=20))
         await sandbox.start()
         deps = RunDeps(run_id="run_test", sandbox=sandbox, settings=settings or Settings(), recorder=recorder,
-                       tool_runner=run_tool)  # fmt: skip
+                       tool_runner=run_tool, network=network)  # fmt: skip
         try:
             output = (await run_loop(build_agent(), run_spec, deps)).output
             assert isinstance(output, str), output  # these scripts never ask a question
@@ -187,7 +192,10 @@ def test_webfetch_is_refused_while_the_network_is_off(workspace: Path) -> None:
     ],
 )
 def test_webfetch_refuses_what_is_not_a_public_https_address(workspace: Path, url: str, reason: str) -> None:
-    _, results = run_script(workspace, [call("webfetch", url=url)], settings=Settings(sandbox_network=True))
+    # Every host is on the allowlist: what refuses them is the address rules (no packet is sent to any of them).
+    allowed = ["example.com", "127.0.0.1", "127.1", "localhost", "169.254.169.254", "[::ffff:10.0.0.1]"]
+    network = network_access("proxy", agent_allow=allowed, default_allow="")
+    _, results = run_script(workspace, [call("webfetch", url=url)], network=network)
     assert "webfetch refuses" in str(results[0][1])
     assert reason in str(results[0][1])
 

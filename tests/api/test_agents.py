@@ -187,3 +187,36 @@ def test_list_unknown_cursor_is_not_found(client: httpx.Client) -> None:
 def test_list_empty_cursor_is_the_first_page(client: httpx.Client) -> None:
     agent = make_agent(client)
     assert client.get("/agent/v1/agents", params={"cursor": ""}).json()["agents"][0]["id"] == agent["id"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("*", "may only begin"),
+        ("*.com", "top-level domain"),
+        ("https://pypi.org/simple", "not a URL"),
+        ("pypi.org:0", "1 to 65535"),
+        ("exa mple.com", "not a host name"),
+        ("fd00::1", "in brackets"),
+    ],
+)
+def test_a_bad_network_allowlist_entry_is_refused_with_its_reason(
+    client: httpx.Client, entry: str, reason: str
+) -> None:
+    body = {"name": "x", "instructions": "x", "sandbox": {"network": {"allow": ["pypi.org", entry]}}}
+    response = client.post("/agent/v1/agents", json=body)
+    message = error_of(response, 400, "INVALID_INPUT")
+    assert reason in message
+    assert "body.sandbox.network.allow.1" in [detail["field"] for detail in response.json()["error"]["details"]]
+
+
+def test_a_network_allowlist_is_stored_shown_and_cleared(client: httpx.Client) -> None:
+    allow = ["PyPI.org", "*.githubusercontent.com", "example.com:8443", "[FD00::1]"]
+    agent = make_agent(client, sandbox={"cpu": 1, "memoryMiB": 512, "network": {"allow": allow}})
+    shown = ["pypi.org", "*.githubusercontent.com", "example.com:8443", "[fd00::1]"]
+    assert agent["sandbox"] == {"cpu": 1, "memoryMiB": 512, "network": {"allow": shown}}
+    assert client.get(f"/agent/v1/agents/{agent['id']}").json()["sandbox"]["network"] == {"allow": shown}
+    cleared = client.patch(f"/agent/v1/agents/{agent['id']}", json={"sandbox": {"cpu": 1}}).json()
+    assert cleared["sandbox"] == {"cpu": 1, "memoryMiB": 2048}  # the deployment's default allowlist again
+    empty = client.patch(f"/agent/v1/agents/{agent['id']}", json={"sandbox": {"network": {"allow": []}}}).json()
+    assert empty["sandbox"]["network"] == {"allow": []}  # nothing reachable, whatever the default

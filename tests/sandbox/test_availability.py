@@ -22,7 +22,7 @@ def without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bubblewrap_works_on_this_machine(workspace: Path) -> None:
     assert check_bubblewrap() is None
-    assert isinstance(make_sandbox(workspace, LIMITS, allow_unisolated=False, network=False), BubblewrapSandbox)
+    assert isinstance(make_sandbox(workspace, LIMITS, allow_unisolated=False, network=None), BubblewrapSandbox)
 
 
 @pytest.mark.usefixtures("without_bwrap")
@@ -39,7 +39,7 @@ def test_a_bwrap_path_that_names_no_executable_is_explained(workspace: Path) -> 
     assert problem is not None
     assert "'/nonexistent/bwrap', from AGENTRUNS_BWRAP_PATH" in problem
     with pytest.raises(SandboxUnavailable, match="AGENTRUNS_BWRAP_PATH"):
-        make_sandbox(workspace, LIMITS, allow_unisolated=False, network=False, bwrap="/nonexistent/bwrap")
+        make_sandbox(workspace, LIMITS, allow_unisolated=False, network=None, bwrap="/nonexistent/bwrap")
     with pytest.raises(SandboxUnavailable, match="AGENTRUNS_ALLOW_UNISOLATED_SANDBOX=true"):
         usable_provider(allow_unisolated=False, bwrap="/nonexistent/bwrap")
     assert usable_provider(allow_unisolated=False, bwrap="/usr/bin/bwrap") == "bubblewrap"
@@ -48,10 +48,10 @@ def test_a_bwrap_path_that_names_no_executable_is_explained(workspace: Path) -> 
 @pytest.mark.usefixtures("without_bwrap")
 def test_no_sandbox_without_bubblewrap_unless_allowed(workspace: Path, caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(SandboxUnavailable, match="AGENTRUNS_ALLOW_UNISOLATED_SANDBOX=true"):
-        make_sandbox(workspace, LIMITS, allow_unisolated=False, network=False)
+        make_sandbox(workspace, LIMITS, allow_unisolated=False, network=None)
 
     with caplog.at_level(logging.WARNING):
-        sandbox = make_sandbox(workspace, LIMITS, allow_unisolated=True, network=False)
+        sandbox = make_sandbox(workspace, LIMITS, allow_unisolated=True, network=None)
 
     assert isinstance(sandbox, SubprocessSandbox)
     assert [record.levelno for record in caplog.records] == [logging.WARNING]

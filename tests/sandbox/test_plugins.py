@@ -26,7 +26,7 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_an_installed_provider_is_made_by_name(workspace: Path) -> None:
     assert "example" in installed_providers()
 
-    sandbox = make_sandbox(workspace, LIMITS, allow_unisolated=False, network=False, provider="example")
+    sandbox = make_sandbox(workspace, LIMITS, allow_unisolated=False, network=None, provider="example")
     await sandbox.start()
 
     assert sandbox.provider == "example"
@@ -36,4 +36,4 @@ async def test_an_installed_provider_is_made_by_name(workspace: Path) -> None:
 
 def test_a_provider_that_is_not_installed_is_explained(workspace: Path) -> None:
     with pytest.raises(SandboxUnavailable, match="no sandbox provider 'e2b' is installed"):
-        make_sandbox(workspace, LIMITS, allow_unisolated=False, network=False, provider="e2b")
+        make_sandbox(workspace, LIMITS, allow_unisolated=False, network=None, provider="e2b")

@@ -4,7 +4,7 @@ database, and a host directory of secrets that no run may ever read."""
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,10 +46,13 @@ def target(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[T
     """`agentruns serve` as root over a database of its own; its runs' workspaces may take `WORKSPACE_MIB`,
     which it measures (the workspace root is on this machine's own file system)."""
     with reachable_directory("agentruns-security-") as base:
-        yield from _serving(backend, tmp_path_factory, base / "workspaces")
+        yield from serving(backend, tmp_path_factory, base / "workspaces")
 
 
-def _serving(backend: str, tmp_path_factory: pytest.TempPathFactory, workspaces: Path) -> Iterator[Target]:
+def serving(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, workspaces: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[Target]:
+    """Serve as `target` does, with these `AGENTRUNS_*` settings besides (a test module's own service)."""
     if os.geteuid() != 0:
         pytest.skip("the hostile-tenant suite runs the service as root, as most containers do")
     with (
@@ -75,7 +78,7 @@ def _serving(backend: str, tmp_path_factory: pytest.TempPathFactory, workspaces:
             "AGENTRUNS_ENGINE_POOL_SIZE": TEST_POOL_SIZE,
             "AGENTRUNS_SANDBOX_MAX_WORKSPACE_MIB": str(WORKSPACE_MIB),
             "AGENTRUNS_RATE_LIMIT": "off",
-        }
+        } | dict(settings or {})
         database_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
         with (
             agentruns_serve(environment) as serve,

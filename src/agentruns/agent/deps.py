@@ -6,6 +6,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic_ai.messages import ModelResponse, ToolCallPart
 
+from agentruns.sandbox.egress.access import NetworkAccess
+from agentruns.sandbox.egress.log import Taken
 from agentruns.sandbox.protocol import Sandbox
 from agentruns.settings import Settings
 
@@ -52,11 +54,13 @@ ToolHandler = Callable[[], Awaitable[Any]]
 
 @dataclass(frozen=True, slots=True)
 class ToolOutcome:
-    """What one tool call returned, how long it took and what it printed (for the `runtime` log)."""
+    """What one tool call returned, how long it took, what it printed (for the `runtime` log) and the network
+    connections it made (journaled with it, so that a replay records the same)."""
 
     output: Any
     duration_ms: int
     printed: str
+    network: Taken = field(default_factory=Taken)
 
 
 class ToolRunner(Protocol):
@@ -116,3 +120,5 @@ class RunDeps:
     """What the tool running now has printed; tools run one at a time."""
     todos: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
     """The agent's task list (`todowrite`)."""
+    network: NetworkAccess | None = None
+    """The run's network access (its sandbox's egress proxy and `webfetch` use it); None: the network is off."""

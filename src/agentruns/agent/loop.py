@@ -20,6 +20,7 @@ from agentruns.agent.deps import RunDeps, ToolHandler, ToolOutcome
 from agentruns.agent.models import build_model
 from agentruns.agent.streaming import StreamingModel
 from agentruns.agent.tools import ToolFunction, select_tools
+from agentruns.sandbox.egress.log import Taken
 
 AGENT_NAME = "agentruns"
 DEFAULT_MODEL_ID = "offline/scripted"
@@ -57,14 +58,15 @@ def _ms_since(started: float) -> int:
 
 
 async def run_tool(call: ToolCallPart, deps: RunDeps, handler: ToolHandler) -> ToolOutcome:
-    """Run a tool call in memory, timing it and collecting what it printed."""
+    """Run a tool call in memory, timing it and collecting what it printed and the connections it made."""
     deps.printed.clear()
     started = time.perf_counter()
     output = await handler()
     duration_ms = _ms_since(started)
     printed = "".join(deps.printed)
     deps.printed.clear()
-    return ToolOutcome(output=output, duration_ms=duration_ms, printed=printed)
+    network = await deps.network.log.take() if deps.network is not None else Taken()
+    return ToolOutcome(output=output, duration_ms=duration_ms, printed=printed, network=network)
 
 
 class Recording(AbstractCapability[RunDeps]):
@@ -94,7 +96,10 @@ class Recording(AbstractCapability[RunDeps]):
         except (CallDeferred, ApprovalRequired):
             raise  # the run waits for this call's result, which is recorded when the run resumes
         except Exception as exc:  # a retry request to the model, or a failure: recorded, then passed on
-            failed = ToolOutcome(output={"error": str(exc)}, duration_ms=_ms_since(started), printed="")
+            network = await ctx.deps.network.log.take() if ctx.deps.network is not None else Taken()
+            failed = ToolOutcome(
+                output={"error": str(exc)}, duration_ms=_ms_since(started), printed="", network=network
+            )
             await ctx.deps.recorder.tool_result(call, failed)
             raise
         await ctx.deps.recorder.tool_result(call, outcome)

@@ -8,6 +8,7 @@ then deleted by a worker's sweep (`engine/workspace_sweep.py`).
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from agentruns.sandbox import cgroups
 from agentruns.sandbox.availability import make_sandbox, usable_filter, usable_provider
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
 from agentruns.sandbox.bubblewrap import BubblewrapSandbox, check_reachable, host_user
+from agentruns.sandbox.egress.access import NetworkAccess, network_access
 from agentruns.sandbox.errors import SandboxError, SandboxUnavailable
 from agentruns.sandbox.plugins import plugin_factory
 from agentruns.sandbox.protocol import Sandbox, SandboxLimits
@@ -85,6 +87,11 @@ def check_worker(settings: Settings) -> str:
         root = prepare_root(settings.workspace_root)
     except OSError as exc:
         raise SandboxUnavailable(f"the workspace root ({ROOT_SETTING}) cannot be created: {exc}") from None
+    if provider == BUBBLEWRAP and settings.sandbox_network == "proxy" and shutil.which("socat") is None:
+        raise SandboxUnavailable(
+            "AGENTRUNS_SANDBOX_NETWORK=proxy needs socat, which bridges each jail to its egress proxy: install it "
+            "(Debian/Ubuntu: apt-get install socat; Fedora/RHEL: dnf install socat), or set the network off"
+        )
     owner = host_user()
     if provider == BUBBLEWRAP and owner is not None:
         try:
@@ -94,7 +101,31 @@ def check_worker(settings: Settings) -> str:
     return provider
 
 
-async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int) -> Sandbox:
+def network_for(settings: Settings, agent_allow: list[str] | None) -> NetworkAccess | None:
+    """The run's network access: None when `AGENTRUNS_SANDBOX_NETWORK` is off; else its policy, from the agent's
+    allowlist or the deployment's default.
+
+    Raises:
+        SandboxError: The agent's stored allowlist no longer parses.
+    """
+    try:
+        return network_access(settings.sandbox_network, agent_allow=agent_allow,
+                              default_allow=settings.sandbox_network_allow,
+                              test_hosts=settings.sandbox_network_test_hosts)  # fmt: skip
+    except ValueError as exc:
+        raise SandboxError(f"the agent's network allowlist is invalid: {exc}") from None
+
+
+def describe_network(network: NetworkAccess | None) -> str:
+    """The run's network as its `runtime` log states it."""
+    if network is None:
+        return "network off"
+    return f"network through the egress proxy to {network.policy.allowlist}"
+
+
+async def start_sandbox(
+    settings: Settings, recorder: DatabaseRecorder, *, cpu: int, memory_mib: int, network: NetworkAccess | None = None
+) -> Sandbox:
     """Start the run's sandbox over its workspace (new, or the one it had before a crash), noted for the recorder's
     next write, which shows it on the run: the run's start, when the run starts (one transaction for both).
 
@@ -105,7 +136,7 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
     limits = limits_for(settings, cpu=cpu, memory_mib=memory_mib)
     sandbox = make_sandbox(
         workspace_path(settings.workspace_root, run_id), limits, allow_unisolated=settings.allow_unisolated_sandbox,
-        network=settings.sandbox_network, provider=settings.sandbox_provider, bwrap=settings.bwrap_path,
+        network=network, provider=settings.sandbox_provider, bwrap=settings.bwrap_path,
         allow_unfiltered=settings.allow_unfiltered_sandbox,
     )  # fmt: skip
     try:
@@ -116,7 +147,6 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
     except OSError as exc:  # the workspace could not be made or handed to the sandbox's user
         await close_sandbox(sandbox, settings, recorder, run_ended=True, deferred=True)
         raise SandboxError(f"the workspace could not be prepared: {exc}") from exc
-    network = "on" if settings.sandbox_network else "off"
     isolation = " WITHOUT ISOLATION (the development fallback)" if sandbox.provider == UNISOLATED else ""
     bubblewrap = isinstance(sandbox, BubblewrapSandbox)
     enforced = f", limits by {sandbox.enforcement}, {sandbox.syscall_filter}" if bubblewrap else ""
@@ -124,7 +154,7 @@ async def start_sandbox(settings: Settings, recorder: DatabaseRecorder, *, cpu: 
         f"sandbox {sandbox.provider} {sandbox.runtime_id} started{isolation}: {limits.cpu} cpu, "
         f"{limits.memory_mib} MiB memory, {limits.max_processes} processes, files up to {limits.max_file_mib} MiB, "
         f"workspace up to {limits.max_workspace_mib} MiB and {limits.max_workspace_entries} entries, "
-        f"commands up to {limits.command_timeout_seconds:g} s, network {network}{enforced}"
+        f"commands up to {limits.command_timeout_seconds:g} s, {describe_network(network)}{enforced}"
     )
     recorder.note_sandbox(provider=sandbox.provider, runtime_id=sandbox.runtime_id, runtime_state="running")
     return sandbox

@@ -30,6 +30,7 @@ from agentruns.engine.errors import failure
 from agentruns.engine.journal import ENTRIES, Journal
 from agentruns.engine.names import WORKFLOW_NAME
 from agentruns.engine.recorder import DatabaseRecorder
+from agentruns.sandbox.egress.access import NetworkAccess
 from agentruns.sandbox.errors import SandboxError
 from agentruns.sandbox.protocol import Sandbox
 from agentruns.schemas.errors import ErrorCode
@@ -55,6 +56,8 @@ class StartedRun:
     sandbox_cpu: int
     sandbox_memory_mib: int
     max_cost_micros: int | None = None
+    network_allow: list[str] | None = None
+    """The agent's `sandbox.network.allow` (None: the deployment's default)."""
     resume: int = 0
     """0 when the run starts; N when it resumes after its wait N."""
     waited_seconds: float = 0.0
@@ -96,6 +99,7 @@ _RUN_AND_AGENT = (
         Agent.disabled_tools,
         Agent.sandbox_cpu,
         Agent.sandbox_memory_mib,
+        Agent.sandbox_network_allow,
         Agent.max_duration_ms.label("agent_max_duration_ms"),
         Agent.max_model_requests.label("agent_max_model_requests"),
         Agent.max_cost_micros.label("agent_max_cost_micros"),
@@ -169,7 +173,7 @@ async def find_start(run_id: str) -> tuple[Journal, StartedRun | None, bool]:
     started = StartedRun(spec=spec, started_at=started_at, time_limit_seconds=limit_ms / 1000,
                          sandbox_cpu=found.sandbox_cpu, sandbox_memory_mib=found.sandbox_memory_mib,
                          max_cost_micros=found.max_cost_micros or found.agent_max_cost_micros
-                         or context.settings.max_cost_micros)  # fmt: skip
+                         or context.settings.max_cost_micros, network_allow=found.sandbox_network_allow)  # fmt: skip
     journal.keep_start(started)
     return journal, started, queued
 
@@ -226,7 +230,9 @@ async def _fail(recorder: DatabaseRecorder, exc: Exception) -> str:
     return RunStatus.FAILED
 
 
-async def _set_up(recorder: DatabaseRecorder, started: StartedRun, *, starts: bool) -> Sandbox | str:
+async def _set_up(
+    recorder: DatabaseRecorder, started: StartedRun, network: NetworkAccess | None, *, starts: bool
+) -> Sandbox | str:
     """Start the run's sandbox and show it: in the transaction that starts the run, if it `starts`; alone for a
     replay or a resumed run. The sandbox, or the status to return if the run cannot go on: skipped, if it was
     cancelled meanwhile; failed, without its model's credentials or a sandbox."""
@@ -236,7 +242,7 @@ async def _set_up(recorder: DatabaseRecorder, started: StartedRun, *, starts: bo
     try:
         check_credentials(spec.model, context.settings)
         sandbox = await sandboxes.start_sandbox(context.settings, recorder, cpu=started.sandbox_cpu,
-                                                memory_mib=started.sandbox_memory_mib)  # fmt: skip
+                                                memory_mib=started.sandbox_memory_mib, network=network)  # fmt: skip
     except MissingCredentials as exc:
         recorder.note_runner(f"failed: {exc}")
         failed = ErrorCode.AUTHORIZATION_ERROR, str(exc)
@@ -284,14 +290,19 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     if resume:
         assert started.progress is not None
         resumption = await waits.resumption(context.db, recorder, run_id, resume, started.progress.requests)
-    sandbox = await _set_up(recorder, started, starts=starts)
+    try:
+        network = sandboxes.network_for(context.settings, started.network_allow)
+    except SandboxError as exc:
+        network = None
+        recorder.note_runner(f"network off: {exc}")
+    sandbox = await _set_up(recorder, started, network, starts=starts)
     if isinstance(sandbox, str):
         return sandbox
     children = ChildRuns(context.db, context.engine, run_id=run_id, resume=resume,
                          max_depth=context.settings.max_run_depth)  # fmt: skip
     deps = RunDeps(run_id=run_id, sandbox=sandbox, settings=context.settings, recorder=recorder,
                    tool_runner=journal.tool_call, model_runner=journal.model_request, deltas=recorder,
-                   children=children)  # fmt: skip
+                   children=children, network=network)  # fmt: skip
     task = asyncio.current_task()
     assert task is not None
     context.running[run_id] = task  # pyright: ignore[reportArgumentType]

@@ -5,6 +5,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Literal, cast
 
+from agentruns.sandbox.egress.log import Connection
 from agentruns.schemas.runs import RunStatus, RunStatusOut
 from agentruns.services.run_details import duration_ms, entry_out, step_out
 from agentruns.storage.models import Run, RunStep, UsageEntry
@@ -87,3 +88,11 @@ def text_delta(
     """`run.text.delta`: text the model wrote since the last delta of the same part."""
     data = {"modelRequest": model_request, "partIndex": part_index, "partKind": kind, "offset": offset, "delta": text}
     return EventDraft("run.text.delta", data, source=f"delta:{stream}:{chunk}:{part_index}")
+
+
+def network_connection(run_id: str, step: int, index: int, connection: Connection) -> EventDraft:
+    """`run.network`: a connection the run's sandbox or `webfetch` asked for, allowed or refused, during the tool
+    call that step `step` reports."""
+    del run_id  # every event carries it already
+    data = {"step": step, **connection.as_event()}
+    return EventDraft("run.network", data, source=f"network:{step}:{index}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from agentruns.sandbox import seccomp
 from agentruns.sandbox.bubblewrap import PROVIDER as BUBBLEWRAP
 from agentruns.sandbox.bubblewrap import BubblewrapSandbox, bwrap_argv, host_user
+from agentruns.sandbox.egress.access import NetworkAccess
 from agentruns.sandbox.errors import SandboxUnavailable
 from agentruns.sandbox.etc import prepare_etc
 from agentruns.sandbox.plugins import plugin_factory
@@ -65,8 +66,8 @@ def check_bubblewrap(executable: str = "bwrap") -> str | None:
         fds = (info_fd,) if seccomp_fd is None else (info_fd, seccomp_fd)
         try:
             etc = prepare_etc(Path(base), network=False)
-            argv = bwrap_argv(bwrap, workspace, SandboxLimits(cpu=1, memory_mib=256), network=False, etc=etc,
-                              info_fd=info_fd, command=["true"], seccomp_fd=seccomp_fd)  # fmt: skip
+            argv = bwrap_argv(bwrap, workspace, SandboxLimits(cpu=1, memory_mib=256), etc=etc, info_fd=info_fd,
+                              command=["true"], seccomp_fd=seccomp_fd)  # fmt: skip
             probe = subprocess.run(  # noqa: S603 - a fixed command line
                 argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT_SECONDS, env={"PATH": os.defpath},
                 pass_fds=fds, user=uid, group=gid, extra_groups=[] if owner is not None else None, check=False,
@@ -154,7 +155,7 @@ def make_sandbox(
     limits: SandboxLimits,
     *,
     allow_unisolated: bool,
-    network: bool,
+    network: NetworkAccess | None,
     provider: str = BUBBLEWRAP,
     bwrap: str = "bwrap",
     allow_unfiltered: bool = False,
@@ -168,7 +169,8 @@ def make_sandbox(
         workspace: The run's workspace directory on the host.
         limits: From the agent's `sandbox` and the deployment's settings.
         allow_unisolated: The deployment's `AGENTRUNS_ALLOW_UNISOLATED_SANDBOX`.
-        network: Whether the run's commands may use the network.
+        network: The run's network access (its egress proxy's policy and log); None: no network. A plugin is told
+            only whether there is any.
         provider: `bubblewrap`, or the name of a provider plugin (see `plugins`).
         bwrap: The bubblewrap executable (`AGENTRUNS_BWRAP_PATH`).
         allow_unfiltered: The deployment's `AGENTRUNS_ALLOW_UNFILTERED_SANDBOX`: a bubblewrap sandbox may start
@@ -179,10 +181,10 @@ def make_sandbox(
             plugin of that name is installed.
     """
     if provider != BUBBLEWRAP:
-        return plugin_factory(provider)(workspace, limits, network=network)
+        return plugin_factory(provider)(workspace, limits, network=network is not None)
     problem = _cached_check(bwrap)
     if problem is None:
-        return BubblewrapSandbox(workspace, limits, network=network, bwrap=bwrap, allow_unfiltered=allow_unfiltered)
+        return BubblewrapSandbox(workspace, limits, egress=network, bwrap=bwrap, allow_unfiltered=allow_unfiltered)
     if not allow_unisolated:
         raise _refusal(problem)
     logger.warning(

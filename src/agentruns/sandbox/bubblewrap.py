@@ -13,11 +13,14 @@ from pathlib import Path
 from agentruns.sandbox import cgroups, jail_user, seccomp
 from agentruns.sandbox import workspace as files
 from agentruns.sandbox.disk_watch import DiskWatch
+from agentruns.sandbox.egress import jail
+from agentruns.sandbox.egress.access import NetworkAccess
+from agentruns.sandbox.egress.proxy import EgressProxy
 from agentruns.sandbox.errors import SandboxError
 from agentruns.sandbox.etc import HOSTNAME, SANDBOX_UID, prepared_etc
 from agentruns.sandbox.protocol import CommandResult, SandboxLimits, SandboxState
 from agentruns.sandbox.root import make_workspace
-from agentruns.sandbox.runner import Sessions, launcher, run_tree
+from agentruns.sandbox.runner import LauncherFds, Sessions, launcher, run_tree
 
 PROVIDER = "bubblewrap"
 HOST_UID = 65534
@@ -47,11 +50,11 @@ def bwrap_argv(
     workspace: Path,
     limits: SandboxLimits,
     *,
-    network: bool,
     etc: Path,
     info_fd: int,
     command: Sequence[str],
     seccomp_fd: int | None = None,
+    egress: Path | None = None,
 ) -> list[str]:
     """The bubblewrap command line that runs `command` in a jail of its own.
 
@@ -59,15 +62,13 @@ def bwrap_argv(
         bwrap: The bubblewrap executable.
         workspace: The host directory mounted read-write at /workspace.
         limits: Sizes of /tmp.
-        network: Whether to keep the host's network namespace.
         etc: The directory bound read-only as /etc (see `sandbox/etc.py`).
         info_fd: Where bubblewrap writes the host pid of the sandbox's init (its pid namespace lives as long).
         command: What to run inside.
         seccomp_fd: Where bubblewrap reads the seccomp filter it applies to `command` (see `sandbox/seccomp.py`).
+        egress: The socket of the sandbox's egress proxy, bound in (see `egress/jail.py`); None: no network.
     """
     argv = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
-    if network:
-        argv.append("--share-net")
     # No user namespaces inside (less kernel surface); the jail dies with the service; no TIOCSTI on a tty.
     argv += ["--disable-userns", "--hostname", HOSTNAME, "--die-with-parent", "--new-session"]
     argv += ["--ro-bind", "/usr", "/usr"]
@@ -82,9 +83,11 @@ def bwrap_argv(
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", shm_bytes, "--tmpfs", "/dev/shm"]  # noqa: S108
     argv += ["--size", tmp_bytes, "--tmpfs", "/tmp", "--ro-bind", str(etc), "/etc"]  # noqa: S108
     argv += ["--bind", str(workspace), files.MOUNT_POINT]
+    if egress is not None:  # the jail keeps its own network namespace: the proxy is its only way out
+        argv += ["--ro-bind", str(egress), jail.SOCKET_IN_JAIL]
     # Nothing but /workspace, /tmp and /dev/shm is writable; bubblewrap's root and /dev are tmpfs otherwise.
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", files.MOUNT_POINT, "--clearenv"]
-    for name, value in ENV.items():
+    for name, value in (ENV | jail.ENV if egress is not None else ENV).items():
         argv += ["--setenv", name, value]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
@@ -95,9 +98,10 @@ def bwrap_argv(
 class BubblewrapSandbox:
     """A run's sandbox on bubblewrap: each command gets its own jail over the same workspace.
 
-    Every `run` starts a new `bwrap` with new user, pid, mount, ipc, uts, cgroup and (unless `network`)
-    network namespaces; its processes run as uid 1000 inside, which is `nobody` on the host when the service
-    is root. The pid namespace dies with the command, so nothing it started in the background survives it.
+    Every `run` starts a new `bwrap` with new user, pid, mount, ipc, uts, cgroup and network namespaces (with
+    `egress`, the jail reaches out only through the run's egress proxy); its processes run as uid 1000 inside,
+    which is `nobody` on the host when the service is root. The pid namespace dies with the command, so nothing
+    it started in the background survives it.
     """
 
     provider = PROVIDER
@@ -107,18 +111,19 @@ class BubblewrapSandbox:
         workspace: Path,
         limits: SandboxLimits,
         *,
-        network: bool = False,
+        egress: NetworkAccess | None = None,
         bwrap: str = "bwrap",
         allow_unfiltered: bool = False,
     ) -> None:
         self.workspace = workspace.resolve()
         self.runtime_id = self.workspace.name
         self.limits = limits
-        self.network = network
+        self.network = egress is not None
         self.state: SandboxState = "created"
         self._bwrap = shutil.which(bwrap)
         self._bwrap_setting = bwrap
         self._owner = host_user()
+        self._proxy = EgressProxy(egress, self.workspace.parent, self._owner) if egress is not None else None
         self._sessions = Sessions()
         self._disk = DiskWatch(self.workspace, limits.disk, self._owner)
         self._etc: Path | None = None
@@ -142,6 +147,8 @@ class BubblewrapSandbox:
                 check_reachable(self.workspace.parent, self._owner)
             make_workspace(self.workspace, self._owner)  # the sandbox's alone
             self._etc = await asyncio.to_thread(prepared_etc, self.workspace.parent, network=self.network)
+            if self._proxy is not None:
+                await self._proxy.start()
             tree = cgroups.detect()
             if tree is not None:
                 group = cgroups.SandboxGroup(tree, cgroups.group_name(self.runtime_id))
@@ -163,6 +170,7 @@ class BubblewrapSandbox:
         if self.state != "running" or self._bwrap is None or self._etc is None:
             raise SandboxError(f"the sandbox is not running (it is {self.state})")
         bwrap, etc = self._bwrap, self._etc
+        egress = self._proxy.socket if self._proxy is not None else None
         limit = self.limits.command_timeout_seconds if timeout_seconds is None else timeout_seconds
         # A file, not a pipe: bubblewrap writing to a pipe whose reader died (the service) would die of
         # SIGPIPE and leave its half-made sandbox waiting forever for it.
@@ -174,8 +182,8 @@ class BubblewrapSandbox:
             seccomp_fd = seccomp.program_fd(program) if program is not None else None
             finished = await run_tree(
                 lambda fds: bwrap_argv(
-                    bwrap, self.workspace, self.limits, network=self.network, etc=etc, info_fd=info_fd,
-                    command=launcher(command, self.limits, limit, fds, kill_scope="-1"), seccomp_fd=seccomp_fd,
+                    bwrap, self.workspace, self.limits, etc=etc, info_fd=info_fd, egress=egress, seccomp_fd=seccomp_fd,
+                    command=_bridged(launcher(command, self.limits, limit, fds, kill_scope="-1"), fds, egress),
                 ),
                 timeout_seconds=limit, output_chars=self.limits.output_chars, sessions=self._sessions,
                 pass_fds=(info_fd,) if seccomp_fd is None else (info_fd, seccomp_fd), user=self._owner,
@@ -225,9 +233,16 @@ class BubblewrapSandbox:
         if self.state in ("running", "created"):
             self.state = "ended"
         await self._sessions.kill_all()
+        if self._proxy is not None:
+            await self._proxy.stop()
         group, self._group = self._group, None
         if group is not None:
             await group.remove()
+
+
+def _bridged(command: list[str], fds: LauncherFds, egress: Path | None) -> list[str]:
+    """The command, behind the bridge to the egress proxy if the sandbox has one."""
+    return jail.bridged(command, fds) if egress is not None else command
 
 
 def check_reachable(directory: Path, owner: tuple[int, int]) -> None:

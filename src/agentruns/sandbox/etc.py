@@ -1,6 +1,5 @@
 """The sandbox's /etc: a directory prepared once, then bound read-only into every jail."""
 
-import contextlib
 import hashlib
 import os
 import shutil
@@ -15,7 +14,7 @@ HOSTNAME = "sandbox"
 # Host files of /etc that hold no secret and that programs need: the dynamic linker's cache, the
 # Debian alternatives (`awk`, `editor`, … are symlinks through them) and the time zone.
 _HOST_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "services", "protocols")
-# And with network: name resolution and TLS roots.
+# And with network (through the egress proxy, which resolves names itself): TLS roots.
 _HOST_ETC_NETWORK = (
     "gai.conf", "ssl/certs", "ssl/openssl.cnf", "ca-certificates", "ca-certificates.conf",
     "pki/tls/certs", "pki/ca-trust/extracted",  # not /etc/ssl/private nor /etc/pki/tls/private
@@ -37,13 +36,11 @@ _prepared: dict[tuple[Path, bool], Path] = {}
 _lock = threading.Lock()
 
 
-def generated_etc(*, network: bool) -> dict[str, str]:
-    """The files of /etc written for the sandbox (never copied from the host's /etc but resolv.conf)."""
-    etc = {"passwd": _PASSWD, "group": _GROUP, "hosts": _HOSTS, "hostname": f"{HOSTNAME}\n", "nsswitch.conf": _NSSWITCH}
-    if network:
-        with contextlib.suppress(OSError):
-            etc["resolv.conf"] = Path("/etc/resolv.conf").read_text()
-    return etc
+def generated_etc() -> dict[str, str]:
+    """The files of /etc written for the sandbox (never copied from the host's /etc). There is no resolv.conf: a
+    jail has no DNS; with network, its egress proxy resolves names."""
+    etc = {"passwd": _PASSWD, "group": _GROUP, "hosts": _HOSTS, "hostname": f"{HOSTNAME}\n"}
+    return etc | {"nsswitch.conf": _NSSWITCH}
 
 
 def prepared_etc(root: Path, *, network: bool) -> Path:
@@ -66,7 +63,7 @@ def prepare_etc(root: Path, *, network: bool) -> Path:
     building.mkdir(mode=0o755)
     try:
         building.chmod(0o755)  # whatever the umask: the sandbox's host user reads it
-        for name, text in generated_etc(network=network).items():
+        for name, text in generated_etc().items():
             (building / name).write_text(text)
             (building / name).chmod(0o644)
         for name in (*_HOST_ETC, *(_HOST_ETC_NETWORK if network else ())):

@@ -2,9 +2,20 @@
 
 from typing import Annotated, Any, Self
 
-from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
+from agentruns.sandbox.egress.allowlist import ENTRY_PATTERN, MAX_ENTRIES, MAX_ENTRY_LENGTH, parse_entry
 from agentruns.schemas.base import NO_NUL, Page, RequestModel, ResponseModel, Timestamp
 from agentruns.schemas.catalog import (
     DEFAULT_MODEL,
@@ -28,13 +39,35 @@ Instructions = Annotated[str, NO_NUL, StringConstraints(min_length=1)]  # bounde
 Description = Annotated[str, NO_NUL, StringConstraints(max_length=5000)]
 
 
+def _allowlist_entry(value: str) -> str:
+    return str(parse_entry(value))  # a BadEntry is a ValueError: a 422 that says which entry and why
+
+
+# The schema states the grammar as a pattern; the validator checks the same one, after the checks whose messages say
+# what is wrong with an entry (a pattern's refusal would only quote the pattern).
+AllowEntryText = Annotated[
+    str, StringConstraints(max_length=MAX_ENTRY_LENGTH), AfterValidator(_allowlist_entry),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_ENTRY_LENGTH, "pattern": ENTRY_PATTERN}),
+]  # fmt: skip
+"""`pypi.org`, `*.githubusercontent.com` (every subdomain), either with `:port` (else ports 80 and 443 only)."""
+
+
+class SandboxNetwork(RequestModel):
+    """Where the agent's runs may connect when the deployment gives runs a network (`AGENTRUNS_SANDBOX_NETWORK`
+    `proxy`): this allowlist replaces the deployment's default (`AGENTRUNS_SANDBOX_NETWORK_ALLOW`)."""
+
+    allow: list[AllowEntryText] = Field(max_length=MAX_ENTRIES, examples=[["pypi.org", "*.githubusercontent.com"]])
+
+
 class Sandbox(RequestModel):
-    """The resources of the sandbox each run of the agent gets."""
+    """The resources of the sandbox each run of the agent gets, and where its runs may connect."""
 
     cpu: int = Field(default=SANDBOX_CPU_DEFAULT, ge=SANDBOX_CPU_MIN, le=SANDBOX_CPU_MAX)
     memory_mib: int = Field(
         default=SANDBOX_MEMORY_DEFAULT, alias="memoryMiB", ge=SANDBOX_MEMORY_MIN, le=SANDBOX_MEMORY_MAX
     )
+    network: SandboxNetwork | None = None
+    """None (or left out): the deployment's default allowlist."""
 
 
 def _one_tool_list(enabled: list[ToolName] | None, disabled: list[ToolName] | None) -> None:
@@ -123,11 +156,26 @@ class AgentUpdate(RequestModel):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
+class SandboxNetworkOut(ResponseModel):
+    """The agent's own network allowlist."""
+
+    allow: list[str]
+
+
 class SandboxOut(ResponseModel):
-    """The sandbox resources of an agent."""
+    """The sandbox resources of an agent, and its network allowlist (null: the deployment's default)."""
 
     cpu: int
     memory_mib: int = Field(alias="memoryMiB")
+    network: SandboxNetworkOut | None = None
+    """Left out when the agent has none, so that an agent that never set one reads as it did before."""
+
+    @model_serializer(mode="wrap")
+    def _without_default_network(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.network is None:
+            data.pop("network", None)
+        return data
 
 
 class AgentOut(ResponseModel):

@@ -13,6 +13,7 @@ from agentruns.schemas.agents import (
     AgentUpdate,
     Deleted,
     Sandbox,
+    SandboxNetworkOut,
     SandboxOut,
 )
 from agentruns.storage.database import Database
@@ -33,7 +34,7 @@ def agent_out(row: Agent) -> AgentOut:
         vault_groups=row.vault_groups,
         enabled_tools=row.enabled_tools,
         disabled_tools=row.disabled_tools,
-        sandbox=SandboxOut(cpu=row.sandbox_cpu, memoryMiB=row.sandbox_memory_mib),
+        sandbox=sandbox_out(row),
         max_duration_ms=row.max_duration_ms,
         max_model_requests=row.max_model_requests,
         max_cost_micros=row.max_cost_micros,
@@ -41,6 +42,18 @@ def agent_out(row: Agent) -> AgentOut:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def sandbox_out(row: Agent) -> SandboxOut:
+    """The wire form of an agent's sandbox."""
+    allow = row.sandbox_network_allow
+    network = SandboxNetworkOut(allow=allow) if allow is not None else None
+    return SandboxOut(cpu=row.sandbox_cpu, memoryMiB=row.sandbox_memory_mib, network=network)
+
+
+def network_allow(sandbox: Sandbox) -> list[str] | None:
+    """The allowlist to store for the agent's sandbox; None: the deployment's default."""
+    return list(dict.fromkeys(sandbox.network.allow)) if sandbox.network is not None else None
 
 
 def _not_found(agent_id: str) -> NotFound:
@@ -64,6 +77,7 @@ async def create_agent(db: Database, org_id: str, body: AgentCreate) -> AgentOut
         disabled_tools=body.disabled_tools,
         sandbox_cpu=sandbox.cpu,
         sandbox_memory_mib=sandbox.memory_mib,
+        sandbox_network_allow=network_allow(sandbox),
         max_duration_ms=body.max_duration_ms,
         max_model_requests=body.max_model_requests,
         max_cost_micros=body.max_cost_micros,
@@ -116,6 +130,7 @@ def _apply(row: Agent, changes: dict[str, Any]) -> None:
         if field == "sandbox":
             sandbox: Sandbox = value or Sandbox()
             row.sandbox_cpu, row.sandbox_memory_mib = sandbox.cpu, sandbox.memory_mib
+            row.sandbox_network_allow = network_allow(sandbox)
         elif field in ("vault_ids", "vault_groups"):
             setattr(row, field, value or [])
         else:

@@ -13,6 +13,7 @@ from agentruns.ids import new_id
 from agentruns.schemas.agents import Sandbox
 from agentruns.schemas.execute import ExecuteCreate, ExecuteStarted
 from agentruns.schemas.runs import RunStatus
+from agentruns.services.agents import network_allow
 from agentruns.services.execution import EXEC_MESSAGE
 from agentruns.services.idempotency import create_once, request_hash
 from agentruns.storage.database import Database
@@ -43,8 +44,9 @@ async def execute(
             description=f"Made by POST /agent/v1/execute for run {run_id}; deleted when the run ends.",
             instructions=body.instructions, model=body.model, vault_ids=body.vault_ids or [], vault_groups=[],
             enabled_tools=body.enabled_tools, disabled_tools=body.disabled_tools, sandbox_cpu=sandbox.cpu,
-            sandbox_memory_mib=sandbox.memory_mib, max_duration_ms=None, max_model_requests=None,
-            max_cost_micros=None, is_active=True, ephemeral=True, created_at=now, updated_at=now, deleted_at=None,
+            sandbox_memory_mib=sandbox.memory_mib, sandbox_network_allow=network_allow(sandbox), max_duration_ms=None,
+            max_model_requests=None, max_cost_micros=None, is_active=True, ephemeral=True, created_at=now,
+            updated_at=now, deleted_at=None,
         )  # fmt: skip
         session.add(agent)
         await session.flush()

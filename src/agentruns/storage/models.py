@@ -107,6 +107,8 @@ class Agent(Listed, Base):
     disabled_tools: Mapped[list[str] | None] = mapped_column(JSONValue)
     sandbox_cpu: Mapped[int] = mapped_column(Integer)
     sandbox_memory_mib: Mapped[int] = mapped_column(Integer)
+    sandbox_network_allow: Mapped[list[str] | None] = mapped_column(JSONValue)
+    """`sandbox.network.allow`: the domains its runs may reach; None: the deployment's default."""
     max_duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     max_model_requests: Mapped[int | None] = mapped_column(Integer)
     max_cost_micros: Mapped[int | None] = mapped_column(BigInteger)
