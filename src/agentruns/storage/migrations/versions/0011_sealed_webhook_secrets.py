@@ -12,7 +12,7 @@ PostgreSQL the old row versions stay in the table's files until VACUUM, as in ol
 secrets after the upgrade where that matters (docs/deploy.md).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from collections.abc import Callable
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | None = None
 depends_on: str | None = None
 
