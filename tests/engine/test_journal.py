@@ -42,7 +42,7 @@ class Calls:
 
 
 def _deps() -> RunDeps:
-    return cast(RunDeps, SimpleNamespace(printed=[]))  # `run_tool` only reads what the tool printed
+    return cast(RunDeps, SimpleNamespace(printed=[], network=None))  # `run_tool` reads its output and connections
 
 
 async def _attempt(journal: Journal, calls: Calls, *, failing: Any) -> list[Any]:
