@@ -58,6 +58,9 @@ class Timer:
         if seccomp is not None:
             self.long["no filter"]._filter = seccomp.Filter(None, "the benchmark's diagnostic")
         no_cgroup = self.long["no cgroup"]
+        if getattr(no_cgroup, "_spawner", None) is not None:
+            await no_cgroup._spawner.stop()
+            no_cgroup._spawner = None
         if getattr(no_cgroup, "_group", None) is not None:
             await no_cgroup._group.remove()
             no_cgroup._group = None

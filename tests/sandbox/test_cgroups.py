@@ -1,6 +1,7 @@
 """A cgroup per sandbox: made with its limits, joined by every command's jail, removed with the sandbox."""
 
 import asyncio
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -28,19 +29,21 @@ async def test_every_command_runs_in_its_sandbox_s_group_with_its_limits(workspa
     await sandbox.start()
     try:
         directories = _group_files(sandbox)
-        started = await sandbox.run("sleep 2 & echo $$; wait")
+        started = await sandbox.run("sleep 2 & cat /proc/self/cgroup; wait")
         tree = cgroups.detect()
         assert tree is not None
         if tree.version == "v1":
             assert (directories["memory"] / "memory.limit_in_bytes").read_text() == f"{300 * 1024 * 1024}\n"
-            assert (directories["pids"] / "pids.max").read_text() == "40\n"
+            assert (directories["pids"] / "pids.max").read_text() == "41\n"  # 40 and the spawner thread
             assert (directories["cpu"] / "cpu.cfs_quota_us").read_text() == "100000\n"
         members = (directories["pids"] / "cgroup.procs").read_text().split()
     finally:
         await sandbox.stop()
 
     assert started.exit_code == 0
-    assert members == [], members  # nothing of the command is left in it
+    # The jail's cgroup namespace was made in the group: bubblewrap itself started in it.
+    assert {line.split(":", 2)[1]: line.split(":", 2)[2] for line in started.stdout.splitlines()}["memory"] == "/"
+    assert set(members) <= {str(os.getpid())}, members  # nothing of the command is left in it (the spawner is ours)
     assert not any(directory.exists() for directory in directories.values())  # removed with the sandbox
 
 

@@ -128,6 +128,7 @@ class BubblewrapSandbox:
         self._disk = DiskWatch(self.workspace, limits.disk, self._owner)
         self._etc: Path | None = None
         self._group: cgroups.SandboxGroup | None = None
+        self._spawner: cgroups.Spawner | None = None
         self._filter = seccomp.status()
         self._allow_unfiltered = allow_unfiltered
 
@@ -151,19 +152,27 @@ class BubblewrapSandbox:
                 await self._proxy.start()
             tree = cgroups.detect()
             if tree is not None:
-                group = cgroups.SandboxGroup(tree, cgroups.group_name(self.runtime_id))
-                limits = self.limits
                 try:
-                    await asyncio.to_thread(
-                        group.create, memory_mib=limits.memory_mib, max_processes=limits.max_processes, cpu=limits.cpu
-                    )
+                    await self._join_group(tree)
                 except OSError as exc:
                     raise SandboxError(f"the sandbox's cgroup ({tree.description}) could not be made: {exc}") from exc
-                self._group = group
             self.state = "running"
         except BaseException:
             self.state = "error"
             raise
+
+    async def _join_group(self, tree: cgroups.Tree) -> None:
+        """Make the sandbox's cgroup with its limits: on v1 with a `Spawner` to start its commands in it."""
+        limits = self.limits
+        if tree.version == "v1":
+            self._spawner = await cgroups.take_spawner(tree)
+            self._group = group = self._spawner.group
+        else:
+            self._group = group = cgroups.SandboxGroup(tree, cgroups.group_name(self.runtime_id))
+            await asyncio.to_thread(group.make)
+        await asyncio.to_thread(
+            group.limit, memory_mib=limits.memory_mib, max_processes=limits.max_processes, cpu=limits.cpu
+        )
 
     async def run(self, command: str, *, timeout_seconds: float | None = None) -> CommandResult:
         """Run `bash -c command` in a new jail; see `Sandbox.run`."""
@@ -190,7 +199,8 @@ class BubblewrapSandbox:
                 env={"PATH": os.defpath},
                 settle=lambda: _end_namespace(info_fd),
                 watch=self._disk.until_full,
-                place=group.place if group is not None else None,
+                place=group.place if group is not None and self._spawner is None else None,
+                spawner=self._spawner.executor if self._spawner is not None else None,
             )  # fmt: skip
         finally:
             os.close(info_fd)
@@ -235,9 +245,14 @@ class BubblewrapSandbox:
         await self._sessions.kill_all()
         if self._proxy is not None:
             await self._proxy.stop()
+        spawner, self._spawner = self._spawner, None
+        if spawner is not None:
+            await spawner.stop()
         group, self._group = self._group, None
         if group is not None:
             await group.remove()
+            if spawner is not None:
+                cgroups.make_spare(group.tree)
 
 
 def _bridged(command: list[str], fds: LauncherFds, egress: Path | None) -> list[str]:

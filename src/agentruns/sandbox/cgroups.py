@@ -17,8 +17,10 @@ import functools
 import os
 import re
 import signal
+import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -65,29 +67,55 @@ class SandboxGroup:
         Raises:
             OSError: It could not be made (the sandbox must not run without it).
         """
+        self.make()
+        try:
+            self.limit(memory_mib=memory_mib, max_processes=max_processes, cpu=cpu)
+        except BaseException:
+            self.remove_now()
+            raise
+
+    def make(self) -> None:
+        """Make the group's directories, with no limits yet.
+
+        Raises:
+            OSError: They could not be made (none is left).
+        """
         made: list[Path] = []
         try:
             for directory in dict.fromkeys(self.directories.values()):
                 directory.mkdir()
                 made.append(directory)
-            memory = memory_mib * 1024 * 1024
-            quota = round(cpu * CPU_PERIOD_US)
-            if self.tree.version == "v2":
-                self._write("memory", "memory.max", memory)
-                self._write("memory", "memory.swap.max", 0, optional=True)
-                self._write("pids", "pids.max", max_processes)
-                self._write("cpu", "cpu.max", f"{quota} {CPU_PERIOD_US}")
-            else:
-                self._write("memory", "memory.limit_in_bytes", memory)
-                self._write("memory", "memory.memsw.limit_in_bytes", memory, optional=True)  # no swap either
-                self._write("pids", "pids.max", max_processes)
-                self._write("cpu", "cpu.cfs_period_us", CPU_PERIOD_US)
-                self._write("cpu", "cpu.cfs_quota_us", quota)
         except BaseException:
             for directory in reversed(made):
                 with contextlib.suppress(OSError):
                     directory.rmdir()
             raise
+
+    def limit(self, *, memory_mib: int, max_processes: int, cpu: float) -> None:
+        """Set the group's limits.
+
+        Raises:
+            OSError: One could not be set.
+        """
+        memory = memory_mib * 1024 * 1024
+        quota = round(cpu * CPU_PERIOD_US)
+        if self.tree.version == "v2":
+            self._write("memory", "memory.max", memory)
+            self._write("memory", "memory.swap.max", 0, optional=True)
+            self._write("pids", "pids.max", max_processes)
+            self._write("cpu", "cpu.max", f"{quota} {CPU_PERIOD_US}")
+        else:
+            self._write("memory", "memory.limit_in_bytes", memory)
+            self._write("memory", "memory.memsw.limit_in_bytes", memory, optional=True)  # no swap either
+            self._write("pids", "pids.max", max_processes + 1)  # and the service's `Spawner` thread
+            self._write("cpu", "cpu.cfs_period_us", CPU_PERIOD_US)
+            self._write("cpu", "cpu.cfs_quota_us", quota)
+
+    def remove_now(self) -> None:
+        """Remove the group's directories where they are empty (a group that never had a process)."""
+        for directory in reversed(list(dict.fromkeys(self.directories.values()))):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
 
     def _write(self, controller: str, name: str, value: object, *, optional: bool = False) -> None:
         directory = self.directories.get(controller)
@@ -99,6 +127,11 @@ class SandboxGroup:
         """Move the process into the group; what it starts from then on is in it too."""
         for directory in dict.fromkeys(self.directories.values()):
             (directory / "cgroup.procs").write_text(f"{pid}\n")
+
+    def place_this_thread(self) -> None:
+        """Move the calling thread (not its process: v1 only) into the group; what it starts is in it too."""
+        for directory in dict.fromkeys(self.directories.values()):
+            (directory / "tasks").write_text(f"{threading.get_native_id()}\n")
 
     def events(self) -> Events:
         """The counts of `Events` until now (0 for a controller the tree lacks)."""
@@ -117,6 +150,83 @@ class SandboxGroup:
         for directory in dict.fromkeys(self.directories.values()):
             await asyncio.to_thread(_kill_all_in, directory)
             await _remove_when_empty(directory)
+
+
+class Spawner:
+    """A thread of the service in a sandbox's cgroup v1 groups, from which the sandbox's commands are started.
+
+    A process starts in the groups of the thread that forked it, so a command is in its sandbox's groups from
+    its first instruction, and only this thread's move waits for the kernel: a write to `cgroup.procs` or
+    `tasks` takes a lock whose first taker after a quiet spell waits one RCU grace period (about 10 ms here),
+    now once per sandbox instead of once per command. The thread counts in `pids.max` (one more is allowed
+    for it); the memory controller charges its process's memory elsewhere, and the OOM killer, which picks
+    among processes, passes it over. v1 only: v2 keeps a process's threads in one group.
+    """
+
+    def __init__(self, group: SandboxGroup) -> None:
+        self.group = group
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner")
+
+    def enter(self) -> None:
+        """Start the thread and move it into the group; this waits for the kernel.
+
+        Raises:
+            OSError: It could not be moved (the thread is stopped; the sandbox must not run without it).
+        """
+        try:
+            self.executor.submit(self.group.place_this_thread).result()
+        except BaseException:
+            self.executor.shutdown(wait=True)
+            raise
+
+    async def stop(self) -> None:
+        """End the thread, and so take it out of the group: the group can then be emptied and removed."""
+        await asyncio.to_thread(self.executor.shutdown, wait=True)
+
+
+_spares = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgroup-spares")
+_spare: "Future[Spawner] | None" = None
+
+
+async def take_spawner(tree: Tree) -> Spawner:
+    """A `Spawner` in a new group without limits yet, for a sandbox to set its own and use.
+
+    The one `make_spare` made ahead if there is one, so that a sandbox's start does not wait for the kernel
+    either; else one made now.
+
+    Raises:
+        OSError: No group could be made or entered.
+    """
+    global _spare  # one spare per process, whatever the event loop
+    spare, _spare = _spare, None
+    if spare is not None:
+        with contextlib.suppress(OSError):
+            return await asyncio.wrap_future(spare)
+    return await asyncio.to_thread(_make_spawner, tree)
+
+
+def make_spare(tree: Tree) -> None:
+    """Start making a `Spawner` for the next `take_spawner`, in the background, unless one is already there.
+
+    A sandbox calls it once its own group is removed: not when it takes one, since a move into a group holds the
+    kernel's cgroup lock while it waits, and the sandbox's first commands and its removal would wait with it. One
+    spare per process at most; a service that stops leaves it for the next service's `sweep`, as any group.
+    """
+    global _spare
+    if _spare is None:
+        _spare = _spares.submit(_make_spawner, tree)
+
+
+def _make_spawner(tree: Tree) -> Spawner:
+    group = SandboxGroup(tree, group_name("sandbox"))
+    group.make()
+    spawner = Spawner(group)
+    try:
+        spawner.enter()
+    except BaseException:
+        group.remove_now()
+        raise
+    return spawner
 
 
 def limit_notes(before: Events, after: Events, *, memory_mib: int, max_processes: int) -> list[str]:
@@ -264,6 +374,8 @@ def _kill_all_in(group: Path) -> None:
         if not pids:
             return
         for pid in pids:
+            if pid == os.getpid():  # a `Spawner` thread still in the group: never the service itself
+                continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)

@@ -2,12 +2,15 @@
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import resource
 import signal
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -116,6 +119,7 @@ async def run_tree(
     settle: Callable[[], Awaitable[None]] | None = None,
     watch: Callable[[], Awaitable[str]] | None = None,
     place: Callable[[int], None] | None = None,
+    spawner: Executor | None = None,
 ) -> Finished:
     """Start `argv_for(started_fd)` in a new session and wait for it, its time limit, or cancellation.
 
@@ -137,6 +141,9 @@ async def run_tree(
         place: Called with the process's pid before it runs its program, which waits for it to return (to
             put the process in the sandbox's cgroup before anything of the command can start). If it raises,
             the process ends without running anything and the error goes on.
+        spawner: Where the process is started (forked): a thread in the sandbox's cgroup (see
+            `cgroups.Spawner`), so that it is in the group from its first instruction; None: a thread of the
+            default executor.
     """
     stdout, stdout_fd = await _Capture.open(output_chars * 4)  # up to 4 bytes a character in UTF-8
     stderr, stderr_fd = await _Capture.open(output_chars * 4)
@@ -153,12 +160,13 @@ async def run_tree(
     uid, gid = user if user is not None else (None, None)
     began = time.monotonic()
     try:
-        process = await asyncio.create_subprocess_exec(
-            *argv, stdin=hold_read if place is not None else asyncio.subprocess.DEVNULL, stdout=stdout_fd,
+        popen = functools.partial(
+            subprocess.Popen, argv, stdin=hold_read if place is not None else subprocess.DEVNULL, stdout=stdout_fd,
             stderr=stderr_fd, pass_fds=(started_write, alive_read, *pass_fds),
             start_new_session=True, cwd=cwd, env=env, umask=0o022,
             user=uid, group=gid, extra_groups=[] if user is not None else None,
         )  # fmt: skip
+        process = _Child(await asyncio.get_running_loop().run_in_executor(spawner, popen))
     except BaseException:
         stdout.close()
         stderr.close()
@@ -173,7 +181,7 @@ async def run_tree(
     sessions.add(process.pid)
     if place is not None:
         try:
-            place(process.pid)
+            await asyncio.to_thread(place, process.pid)  # it may wait a grace period of the kernel's RCU
             os.write(hold_write, b"\n")
         except BaseException:
             _kill_session(process.pid)
@@ -227,7 +235,7 @@ async def run_tree(
     return Finished(result, launched)
 
 
-async def _exit_or_watch(process: asyncio.subprocess.Process, watcher: "asyncio.Future[str] | None") -> str | None:
+async def _exit_or_watch(process: "_Child", watcher: "asyncio.Future[str] | None") -> str | None:
     """Wait for the process to exit (None) or the watcher to return first (what it returned)."""
     if watcher is None:
         await process.wait()
@@ -277,7 +285,7 @@ class Sessions:
 
 
 async def _settle(
-    process: asyncio.subprocess.Process,
+    process: "_Child",
     settle: Callable[[], Awaitable[None]] | None,
     stdout: "_Capture",
     stderr: "_Capture",
@@ -290,6 +298,35 @@ async def _settle(
                 await settle()
             # What the command wrote before it died is still in the pipes.
             await asyncio.gather(stdout.closed, stderr.closed)
+
+
+class _Child:
+    """A started process, waited for through its pidfd (asyncio's child watchers know only the processes they
+    started themselves, in the event loop's thread)."""
+
+    def __init__(self, popen: "subprocess.Popen[bytes]") -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[None] = loop.create_future()
+        self._pidfd = os.pidfd_open(popen.pid)  # it cannot have been reaped: only `_reap` waits for it
+        loop.add_reader(self._pidfd, self._reap)
+
+    def _reap(self) -> None:
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._popen.wait()
+        self._exited.set_result(None)
+
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status once it was reaped (-N: killed by signal N), else None."""
+        return self._popen.returncode
+
+    async def wait(self) -> int | None:
+        """Wait until it has exited and been reaped; its `returncode`."""
+        await asyncio.shield(self._exited)
+        return self.returncode
 
 
 def _read_nowait(fd: int) -> bytes:
