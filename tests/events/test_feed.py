@@ -12,8 +12,8 @@ from agentruns.events.feed import FeedSeconds
 from agentruns.events.hub import HUB, EventHub
 from agentruns.events.stream import follow
 from agentruns.events.streamed import StreamedEvent
+from agentruns.schemas.events import EventDraft
 from agentruns.storage.queries import events
-from agentruns.storage.queries.events import EventDraft
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge
 

@@ -7,13 +7,14 @@ import psycopg
 from agentruns.events.hub import EventHub
 from agentruns.events.listener import NotificationListener
 from agentruns.schemas.agents import AgentCreate
+from agentruns.schemas.events import EventDraft
 from agentruns.schemas.runs import RunCreate
 from agentruns.services import agents, runs
 from agentruns.services.auth import issue_key
 from agentruns.storage import migrate
 from agentruns.storage.database import Database
 from agentruns.storage.queries import events
-from agentruns.storage.queries.events import NOTIFY_CHANNEL, EventDraft, sender
+from agentruns.storage.queries.events import NOTIFY_CHANNEL, sender
 from tests.support.databases import needs_postgresql, postgres_database
 
 pytestmark = needs_postgresql

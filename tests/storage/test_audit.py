@@ -10,11 +10,11 @@ from dbos._error import DBOSWorkflowConflictIDError
 from sqlalchemy import func, select
 
 from agentruns import clock
-from agentruns.events import payloads
 from agentruns.events.hub import HUB
+from agentruns.schemas import events as payloads
+from agentruns.schemas.events import EventDraft
 from agentruns.storage.models import JournalEntry, Run, RunEvent, RunLog, RunStep, UsageEntry
 from agentruns.storage.queries import audit, owners, run_states
-from agentruns.storage.queries.events import EventDraft
 from tests.engine.conftest import wait_for_status
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge

@@ -3,7 +3,7 @@
 from sqlalchemy import text
 
 from agentruns import clock
-from agentruns.events import payloads
+from agentruns.schemas import events as payloads
 from agentruns.storage.database import Database
 from agentruns.storage.queries import audit
 from agentruns.storage.queries.orphans import dbos_table

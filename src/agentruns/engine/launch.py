@@ -6,16 +6,15 @@ The API's create and execute, and the `task` tool's child runs, all make runs th
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.engine.client import EngineClient
 from agentruns.engine.names import workflow_id_for
-from agentruns.events import payloads
 from agentruns.ids import new_id
+from agentruns.schemas import events as payloads
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.models import Run
 from agentruns.storage.queries import events, run_states
@@ -57,7 +56,7 @@ async def add_run(session: AsyncSession, new: NewRun, at: datetime) -> Run:
     run = Run(**_run_values(new, at))
     session.add(run)
     await session.flush()
-    await events.append(session, run.id, [payloads.status_changed(run, at)])
+    await events.append(session, run.id, [payloads.run_queued(run.id, at)])
     return run
 
 
@@ -65,10 +64,7 @@ def add_run_on(connection: Connection, new: NewRun, at: datetime) -> str:
     """`add_run` on a Core connection (`Database.write_core`), without an ORM object; the run's id."""
     values = _run_values(new, at)
     connection.execute(_INSERT_RUN, by_column(Run, [values]))
-    # What its first event shows of it:
-    queued = SimpleNamespace(id=values["id"], status=RunStatus.QUEUED.value, started_at=None, completed_at=None,
-                             output=None, error_code=None, error_message=None)  # fmt: skip
-    events.append_on(connection, values["id"], [payloads.status_changed(cast(Run, queued), at)])
+    events.append_on(connection, values["id"], [payloads.run_queued(values["id"], at)])
     return values["id"]
 
 

@@ -18,12 +18,12 @@ from agentruns.agent.deps import LimitReached, TextDelta, ToolOutcome
 from agentruns.agent.models import ModelRef
 from agentruns.engine.cost import cost_of
 from agentruns.engine.journal import Journal
-from agentruns.events import payloads
-from agentruns.events.payloads import UsageTotals
 from agentruns.sandbox.egress.log import Taken, network_not_recorded
+from agentruns.schemas import events as payloads
+from agentruns.schemas.events import UsageTotals
 from agentruns.schemas.runs import StepType
 from agentruns.storage.database import Database
-from agentruns.storage.queries import audit, events, owners, run_end
+from agentruns.storage.queries import audit, owners, run_end
 from agentruns.storage.queries.progress import Progress
 
 MAX_STORED_OUTPUT_CHARS = 100_000
@@ -76,7 +76,7 @@ class DatabaseRecorder:
         self._tool_started_at = clock.now()
         self._notes: list[dict[str, Any]] = []
         self._sandbox: dict[str, Any] = {}
-        self._held_text: list[events.EventDraft] = []
+        self._held_text: list[payloads.EventDraft] = []
         self._totals = UsageTotals(model_requests=done.requests, input_tokens=done.input_tokens,
                                    output_tokens=done.output_tokens, cached_tokens=done.cached_tokens,
                                    cost_micros=done.cost_micros)  # fmt: skip
@@ -117,7 +117,7 @@ class DatabaseRecorder:
         steps: Sequence[dict[str, Any]] = (),
         usage: Sequence[dict[str, Any]] = (),
         logs: Sequence[dict[str, Any]] = (),
-        drafts: Sequence[events.EventDraft] = (),
+        drafts: Sequence[payloads.EventDraft] = (),
         starts_at: datetime | None = None,
     ) -> bool:
         """Write these rows with the journal's new entries and what was noted, in one transaction (which, given
@@ -278,7 +278,7 @@ class DatabaseRecorder:
         network: Taken = getattr(outcome, "network", Taken())  # absent from outcomes journaled before it existed
         for index, connection in enumerate(network.connections):
             logs.append(self._stamped("runtime", connection.line(), at))
-            drafts.append(payloads.network_connection(self.run_id, step["number"], index, connection))
+            drafts.append(payloads.network_connection(step["number"], index, connection.as_event()))
         if network.not_recorded:
             logs.append(self._stamped("runtime", network_not_recorded(network.not_recorded), at))
         await self._store(steps=[step], logs=logs, drafts=drafts)

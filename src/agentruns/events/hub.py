@@ -1,6 +1,6 @@
 """Wake this process's event streams when a run's log grows, from any thread or event loop.
 
-Writers of this process wake the hub when their transaction commits (see `storage.queries.events`);
+Writers of this process wake the hub when their transaction commits (through `storage.commits`);
 on PostgreSQL the notification listener (`events.listener`) wakes it for events other processes wrote.
 """
 
@@ -9,6 +9,8 @@ import contextlib
 import threading
 from collections.abc import Generator, Iterable
 from contextlib import contextmanager
+
+from agentruns.storage import commits
 
 
 class Waiter:
@@ -138,3 +140,4 @@ class EventHub:
 
 HUB = EventHub()
 """The hub of this process: every stream waits on it, every writer and listener of the process rings it."""
+commits.listen(HUB)  # storage's writers ring it through `storage.commits`

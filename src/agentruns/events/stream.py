@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from agentruns import clock
-from agentruns.events import payloads
 from agentruns.events.feed import FeedSeconds, joined
 from agentruns.events.hub import HUB, EventHub
 from agentruns.events.streamed import READ_BATCH, StreamedEvent, closing, made, stored
+from agentruns.schemas import events as payloads
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import Database
-from agentruns.storage.models import Run
+from agentruns.storage.models import Run, run_view
 from agentruns.storage.queries import events
 from agentruns.storage.queries.events import TERMINAL_EVENTS
 
@@ -106,7 +106,7 @@ def _said_end(read: _Read, run_id: str, last: int) -> list[StreamedEvent]:
     seq = (final[0] if final is not None else 0) + 1
     if run is None or not unsaid or seq <= last:
         return [closing(run_id)]
-    status = payloads.status_changed(run, clock.now())
+    status = payloads.status_changed(run_view(run), clock.now())
     return [made(run_id, seq, status.name, status.data, run.completed_at or clock.now()), closing(run_id)]
 
 

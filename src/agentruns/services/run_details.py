@@ -12,70 +12,16 @@ from agentruns.schemas.runs import (
     RunDetails,
     RunError,
     RunStatus,
-    StepOut,
     StepType,
     Usage,
-    UsageEntryOut,
     UsageSummary,
 )
-from agentruns.storage.models import Run, RunLog, RunPendingCall, RunStep, UsageEntry
+from agentruns.schemas.views import duration_ms, entry_out, step_out
+from agentruns.storage.models import Run, RunLog, RunPendingCall, RunStep, UsageEntry, run_view, step_view, usage_view
 
 TreeUsage = tuple[int, int, int, int, int]
 """(cost in micro-dollars, prompt, completion, total and cached tokens) of a run's descendants."""
 NO_USAGE: TreeUsage = (0, 0, 0, 0, 0)
-
-
-def duration_ms(run: Run, now: datetime) -> int | None:
-    """How long the run has run: to its end, or to `now` while it runs; None before it starts."""
-    if run.started_at is None:
-        return None
-    end = run.completed_at or now
-    return max(0, int((end - run.started_at).total_seconds() * 1000))
-
-
-def step_id(run_id: str, number: int) -> str:
-    """The public id of a run's step, stable across replays."""
-    return f"step_{run_id.removeprefix('run_')}_{number:04d}"
-
-
-def usage_entry_id(run_id: str, number: int) -> str:
-    """The public id of a run's usage entry, stable across replays."""
-    return f"usage_{run_id.removeprefix('run_')}_{number:04d}"
-
-
-def step_out(run_id: str, step: RunStep) -> StepOut:
-    """A stored step as the details (and its `run.step` event) show it."""
-    return StepOut(
-        id=step_id(run_id, step.number),
-        type=StepType(step.type),
-        content=step.content,
-        tool_name=step.tool_name,
-        tool_input=step.tool_input,
-        tool_output=step.tool_output,
-        duration_ms=step.duration_ms,
-        timestamp=step.timestamp,
-    )
-
-
-def entry_out(run_id: str, entry: UsageEntry) -> UsageEntryOut:
-    """A stored usage entry as the details (and its `run.usage` event) show it."""
-    kind = "api" if entry.kind == "api" else "llm"
-    return UsageEntryOut(
-        id=usage_entry_id(run_id, entry.number),
-        kind=kind,
-        service=entry.service,
-        endpoint=entry.endpoint,
-        method=entry.method,
-        status_code=entry.status_code,
-        cost_micros=entry.cost_micros,
-        prompt_tokens=entry.prompt_tokens,
-        completion_tokens=entry.completion_tokens,
-        cached_tokens=entry.cached_tokens,
-        total_tokens=entry.total_tokens,
-        model=entry.model,
-        timestamp=entry.timestamp,
-        metadata=entry.metadata_,
-    )
 
 
 def _usage(run: Run, steps: Sequence[RunStep], entries: Sequence[UsageEntry], now: datetime, below: TreeUsage) -> Usage:
@@ -89,7 +35,7 @@ def _usage(run: Run, steps: Sequence[RunStep], entries: Sequence[UsageEntry], no
         output_tokens=completion,
         cached_tokens=cached,
         tool_calls=sum(1 for step in steps if step.type == StepType.TOOL_CALL),
-        duration_ms=duration_ms(run, now),
+        duration_ms=duration_ms(run_view(run), now),
         summary=UsageSummary(
             cost_micros=sum(entry.cost_micros for entry in entries) + cost_below,
             total_input_tokens=prompt + prompt_below,
@@ -97,7 +43,7 @@ def _usage(run: Run, steps: Sequence[RunStep], entries: Sequence[UsageEntry], no
             total_tokens=sum(entry.total_tokens for entry in entries) + total_below,
             cached_tokens=cached + cached_below,
         ),
-        entries=[entry_out(run.id, entry) for entry in entries],
+        entries=[entry_out(run.id, usage_view(entry)) for entry in entries],
     )
 
 
@@ -174,5 +120,5 @@ def run_details_of(
             logs=Logs(runtime=_log_text(logs, "runtime"), runner=_log_text(logs, "runner")),
         ),
         usage=_usage(run, steps, entries, now, tree_usage),
-        steps=[step_out(run.id, step) for step in steps],
+        steps=[step_out(run.id, step_view(step)) for step in steps],
     )

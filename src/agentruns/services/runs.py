@@ -21,7 +21,7 @@ from agentruns.services.callbacks import checked_callback_url
 from agentruns.services.idempotency import create_once, request_hash
 from agentruns.services.run_details import duration_ms, run_details_of
 from agentruns.storage.database import Database
-from agentruns.storage.models import Run, RunPendingCall
+from agentruns.storage.models import Run, RunPendingCall, run_view
 from agentruns.storage.queries import agents, run_tree, runs, waits
 from agentruns.storage.queries.pages import UnknownCursor
 
@@ -133,7 +133,7 @@ async def run_status(db: Database, org_id: str, run_id: str) -> RunStatusOut:
         status=RunStatus(run.status),
         started_at=run.started_at,
         completed_at=run.completed_at,
-        duration_ms=duration_ms(run, clock.now()),
+        duration_ms=duration_ms(run_view(run), clock.now()),
     )
 
 

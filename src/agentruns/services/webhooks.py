@@ -15,7 +15,7 @@ from agentruns.services.callbacks import checked_callback_url
 from agentruns.services.runs import run_not_found
 from agentruns.settings import Settings
 from agentruns.storage.database import Database
-from agentruns.storage.models import Run, RunWatcher
+from agentruns.storage.models import Run, RunWatcher, run_view
 from agentruns.storage.queries import runs, webhooks
 from agentruns.storage.queries.inserts import insert_once
 from agentruns.storage.secret_box import SecretBox, UndecryptableSecret
@@ -41,7 +41,7 @@ async def watch(db: Database, settings: Settings, org_id: str, run_id: str, url:
             session, RunWatcher, [{"id": new_id("watch"), "run_id": run_id, "url": url, "created_at": now}]
         )
         if RunStatus(run.status).is_terminal:
-            await webhooks.schedule(session, run, now)
+            await webhooks.schedule(session, run_view(run), now)
     return Watching(ok=True, callback_url=url)
 
 

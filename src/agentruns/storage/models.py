@@ -1,7 +1,7 @@
 """The database schema of agentruns, in one module; Alembic migrations are generated from it."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from agentruns.schemas.views import OrgOutcome, StepFields, UsageFields
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -364,3 +366,21 @@ class Worker(Base):
     executor_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# pyright does not match a model's `Mapped` attributes to a protocol's (microsoft/pyright#11021), though at run time
+# they are the plain values the protocol names: each function below states that its model is the view the wire form
+# reads, so that callers pass models where a protocol is asked for without a cast of their own.
+def run_view(run: Run) -> OrgOutcome:
+    """The run as its status object and outcome read it."""
+    return cast(OrgOutcome, run)
+
+
+def step_view(step: RunStep) -> StepFields:
+    """The step as its wire form reads it."""
+    return cast(StepFields, step)
+
+
+def usage_view(entry: UsageEntry) -> UsageFields:
+    """The usage entry as its wire form reads it."""
+    return cast(UsageFields, entry)

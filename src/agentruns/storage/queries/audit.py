@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Connection, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentruns.events.hub import HUB
+from agentruns.schemas.events import EventDraft
 from agentruns.schemas.runs import RunStatus
+from agentruns.storage import commits
 from agentruns.storage.database import Database
 from agentruns.storage.models import Base, JournalEntry, Run, RunLog, RunStep, UsageEntry
 from agentruns.storage.queries import events, owners
-from agentruns.storage.queries.events import EventDraft
 from agentruns.storage.queries.inserts import insert_once, insert_once_on
 
 
@@ -64,7 +64,7 @@ async def store(db: Database, record: Record) -> bool:
     except _NotQueued:
         return False
     if stored:
-        HUB.publish(record.run_id)
+        commits.events_stored(record.run_id)
     return True
 
 

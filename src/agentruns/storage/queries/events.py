@@ -19,8 +19,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
-from agentruns.events.hub import HUB
+from agentruns.schemas.events import EventDraft
 from agentruns.schemas.runs import RunStatus
+from agentruns.storage import commits
 from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunEvent
 from agentruns.storage.queries import owners
@@ -52,16 +53,6 @@ def notified_run(payload: str) -> str | None:
 TERMINAL_EVENTS = frozenset({"run.completed", "run.failed", "run.cancelled", "run.timeout"})
 
 
-@dataclass(frozen=True, slots=True)
-class EventDraft:
-    """An event to append: its name, its payload, and the identity of what it reports (None: unique by
-    construction, such as a status change that a conditional update lets happen once)."""
-
-    name: str
-    data: dict[str, Any]
-    source: str | None = None
-
-
 # PostgreSQL: one statement (migration 0008) checks the writer's hold on its workflow, if it has one, locks the run's
 # row so that this run's appends take turns, queues the NOTIFY that wakes other processes' streams at commit (a wake-up
 # with nothing new costs a stream one read), and numbers and stores the drafts: a draft whose source is stored already
@@ -88,7 +79,9 @@ async def append(session: AsyncSession, run_id: str, drafts: Sequence[EventDraft
         return 0
     stored = await session.run_sync(lambda sync: append_on(sync.connection(), run_id, drafts, closing=closing))
     if stored:
-        on_commit(session, ("streams of", run_id), functools.partial(HUB.publish, run_id))  # this process's streams
+        on_commit(
+            session, ("streams of", run_id), functools.partial(commits.events_stored, run_id)
+        )  # this process's streams
     return stored
 
 
@@ -101,8 +94,8 @@ def append_on(
     owner: owners.Owner | None = None,
 ) -> int:
     """`append` on a Core connection (`Database.write_core`), whose caller wakes this process's streams of the run
-    (`HUB.publish`) once the transaction commits, if any event was stored; with `owner`, the transaction holds the
-    owner's workflow too (`owners.hold_on`: on PostgreSQL in the same statement).
+    (`commits.events_stored`) once the transaction commits, if any event was stored; with `owner`, the transaction
+    holds the owner's workflow too (`owners.hold_on`: on PostgreSQL in the same statement).
 
     Raises:
         DBOSWorkflowConflictIDError: `owner` no longer owns its workflow.

@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, Connection, Update, bindparam, exists, upd
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from agentruns import clock
-from agentruns.events import payloads
-from agentruns.events.hub import HUB
+from agentruns.schemas import events as payloads
+from agentruns.storage import commits
 from agentruns.storage.database import Database
 from agentruns.storage.models import Agent, Run, RunLog
 from agentruns.storage.queries import events, owners, webhooks
@@ -53,9 +53,9 @@ async def end_alone(db: Database, ending: Ending) -> bool:
     except _Declined:
         return False
     if appended:
-        HUB.publish(ending.run_id)
+        commits.events_stored(ending.run_id)
     if scheduled:
-        HUB.deliveries_scheduled()
+        commits.deliveries_scheduled()
     return True
 
 
@@ -86,7 +86,7 @@ def _end(connection: Connection, ending: Ending) -> tuple[int, int]:
     row = connection.execute(statement, params).first()
     if row is None:
         raise _Declined
-    run = cast(Run, row)  # a row with the fields of a `Run` that what follows reads
+    run = _Ended._make(row)
     insert_once_on(connection, RunLog, ending.logs)
     now = clock.now()
     appended = events.append_on(connection, run.id, [payloads.status_changed(run, now)], closing=True,

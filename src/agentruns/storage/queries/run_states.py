@@ -14,9 +14,9 @@ from sqlalchemy import Connection, CursorResult, Result, Update, bindparam, case
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
-from agentruns.events import payloads
+from agentruns.schemas import events as payloads
 from agentruns.schemas.runs import RunStatus
-from agentruns.storage.models import Run
+from agentruns.storage.models import Run, run_view
 from agentruns.storage.queries import events, webhooks
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
@@ -132,12 +132,12 @@ async def _announced(session: AsyncSession, statement: Update, extra: dict[str, 
     run_id = run.id
     now = clock.now()
     ended = RunStatus(run.status).is_terminal
-    draft = payloads.status_changed(run, now)
+    draft = payloads.status_changed(run_view(run), now)
     if extra:
-        draft = events.EventDraft(draft.name, draft.data | extra, draft.source)
+        draft = payloads.EventDraft(draft.name, draft.data | extra, draft.source)
     await events.append(session, run_id, [draft], closing=ended)
     if ended:
-        await webhooks.schedule(session, run, now)
+        await webhooks.schedule(session, run_view(run), now)
     return run
 
 

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentruns.events import payloads
-from agentruns.events.hub import HUB
 from agentruns.ids import new_id
+from agentruns.schemas import events as payloads
+from agentruns.schemas.views import OrgOutcome
+from agentruns.storage import commits
 from agentruns.storage.database import on_commit
-from agentruns.storage.models import Run, RunWatcher, WebhookAttempt, WebhookDelivery, WebhookSecret
+from agentruns.storage.models import RunWatcher, WebhookAttempt, WebhookDelivery, WebhookSecret
 from agentruns.storage.queries.inserts import insert_once, insert_once_on
 from agentruns.storage.secret_box import SecretBox
 
@@ -32,11 +33,11 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def schedule(session: AsyncSession, run: Run, now: datetime) -> int:
+async def schedule(session: AsyncSession, run: OrgOutcome, now: datetime) -> int:
     """Schedule a delivery of the ended run's outcome to each of its watchers that has none yet."""
     scheduled = await session.run_sync(lambda sync: schedule_on(sync.connection(), run, now))
     if scheduled:
-        on_commit(session, "wake the webhook sender", HUB.deliveries_scheduled)  # this process's sender
+        on_commit(session, "wake the webhook sender", commits.deliveries_scheduled)  # this process's sender
     return scheduled
 
 
@@ -48,16 +49,15 @@ UNSERVED = (
 """The watchers of the run `run_id` that have no delivery yet (`id`, `url`)."""
 
 
-def schedule_on(connection: Connection, run: Run, now: datetime) -> int:
+def schedule_on(connection: Connection, run: OrgOutcome, now: datetime) -> int:
     """`schedule` on a Core connection (`Database.write_core`), whose caller wakes this process's webhook sender
-    (`HUB.deliveries_scheduled`) once the transaction commits, if any delivery was scheduled. `run` may be a row
-    with the `Run`'s fields that `payloads.run_outcome` reads, and `org_id`."""
+    (`commits.deliveries_scheduled`) once the transaction commits, if any delivery was scheduled."""
     rows = deliveries(run, connection.execute(UNSERVED, {"run_id": run.id}).all(), now)
     insert_once_on(connection, WebhookDelivery, rows)
     return len(rows)
 
 
-def deliveries(run: Run, unserved: Sequence[Sequence[str]], now: datetime) -> list[dict[str, object]]:
+def deliveries(run: OrgOutcome, unserved: Sequence[Sequence[str]], now: datetime) -> list[dict[str, object]]:
     """The deliveries of the ended run's outcome to its `unserved` watchers (rows of `UNSERVED`), to insert."""
     if not unserved:  # most runs
         return []
