@@ -20,7 +20,7 @@ from agentruns.engine.cost import cost_of
 from agentruns.engine.journal import Journal
 from agentruns.events import payloads
 from agentruns.events.payloads import UsageTotals
-from agentruns.sandbox.egress.log import Taken, network_not_recorded
+from agentruns.sandbox.egress.log import network_not_recorded
 from agentruns.schemas.runs import StepType
 from agentruns.storage.database import Database
 from agentruns.storage.queries import audit, events, owners, run_end
@@ -275,7 +275,7 @@ class DatabaseRecorder:
             text = outcome.printed if outcome.printed.endswith("\n") else outcome.printed + "\n"
             logs.append(self._log("runtime", text, at))
         drafts = [payloads.step_recorded(self.run_id, step)]
-        network: Taken = getattr(outcome, "network", Taken())  # absent from outcomes journaled before it existed
+        network = outcome.network
         for index, connection in enumerate(network.connections):
             logs.append(self._stamped("runtime", connection.line(), at))
             drafts.append(payloads.network_connection(self.run_id, step["number"], index, connection))
