@@ -39,7 +39,7 @@ def test_a_worker_runs_what_an_older_version_queued_unless_it_began_there(
             # `journaled` began as a first execution does since version 3: its start is journaled, not a step.
             connection.execute(
                 text("INSERT INTO run_journal (run_id, execution, number, value) VALUES (:id, 0, 0, :value)"),
-                {"id": journaled["id"], "value": b"started"},
+                {"id": journaled["id"], "value": '{"start":{}}'},
             )
         worker = WorkerProcess(url, workspaces)
         try:

@@ -1,27 +1,45 @@
 """The Alembic migrations build exactly the schema of `storage.models`, on SQLite and PostgreSQL."""
 
+import json
 import os
+import pickle
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import psycopg
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic_ai.exceptions import ToolFailedError
+from pydantic_ai.messages import ModelResponse, ToolCallPart, ToolReturnPart
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from agentruns.agent.deps import RunDeps, ToolOutcome
+from agentruns.agent.loop import RunSpec
 from agentruns.cli import app
+from agentruns.engine.journal import Raised, ReplayedError
+from agentruns.engine.workflow import StartedRun, read_start
 from agentruns.events.signing import new_secret
+from agentruns.sandbox.egress.log import Connection, Taken
+from agentruns.schemas.agents import AgentCreate
+from agentruns.schemas.runs import RunCreate
+from agentruns.services.agents import create_agent
+from agentruns.services.auth import issue_key
+from agentruns.services.runs import create_run
 from agentruns.settings import get_settings
 from agentruns.storage import migrate
-from agentruns.storage.database import driver_url
+from agentruns.storage.database import Database, driver_url
 from agentruns.storage.models import Base
 from agentruns.storage.secret_box import SecretBox, new_key
 from tests.support.databases import database_url_for, needs_postgresql, postgres_database
+from tests.support.portal import async_bridge
 from tests.support.raw_database import forms_of, raw_database
 
 
@@ -139,3 +157,77 @@ def test_0011_on_postgresql_without_a_key_stops_naming_the_setting_and_changes_n
         assert "AGENTRUNS_SECRETS_KEY" in upgraded.stderr and upgraded.exception is not None
         assert migrate.current_revision(url) == "0009"
         assert _stored(url, "secret") == [plain]
+
+
+def _pickled_journal(run_id: str) -> tuple[list[bytes], StartedRun, ModelResponse, ToolOutcome, ToolFailedError]:
+    """Entries 0 to 5 of a run's first execution as the release before 0012 pickled them; the last one unreadable."""
+    spec = RunSpec(run_id=run_id, prompt="Do it.", instructions="Help.", model="offline/scripted",
+                   enabled_tools=None, disabled_tools=["webfetch"], max_model_requests=20)  # fmt: skip
+    started = StartedRun(spec=spec, started_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+                         time_limit_seconds=1800.0, sandbox_cpu=1, sandbox_memory_mib=512,
+                         network_allow=["pypi.org"])  # fmt: skip
+    response = ModelResponse(parts=[ToolCallPart("read", {"path": "a.txt"}, "call-1")], model_name="scripted")
+    connection = Connection("pypi.org", 443, allowed=True, via="proxy", method="CONNECT", address="1.2.3.4", sent=9)
+    outcome = ToolOutcome(output={"stdout": "one\n", "exit_code": 0}, duration_ms=12, printed="one\n",
+                          network=Taken((connection,), 0))  # fmt: skip
+    failed = ToolFailedError(ToolReturnPart("read", "'a.txt' does not exist", "call-1", outcome="failed"))
+    entries = [started, response, outcome, Raised(failed), Raised(ValueError("boom"))]
+    return [pickle.dumps(entry) for entry in entries] + [b"no pickle"], started, response, outcome, failed
+
+
+def test_0012_converts_a_pickled_journal_to_json_that_a_replay_reads(backend: str, tmp_path: Path) -> None:
+    with database_url_for(backend, tmp_path) as url:
+        migrate.upgrade(url, "0011")
+        with async_bridge(url) as bridge:
+            org = bridge.call(issue_key, bridge.db, "old").org_id
+            agent = bridge.call(create_agent, bridge.db, org, AgentCreate(name="a", instructions="Help."))
+            run_id = bridge.call(create_run, bridge.db, org, RunCreate(agent_id=agent.id, prompt="Do it.")).id
+        pickles, started, response, outcome, failed = _pickled_journal(run_id)
+        engine = create_engine(driver_url(url, asynchronous=False))
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text("INSERT INTO run_journal (run_id, execution, number, value) VALUES (:id, 0, :number, :value)"),
+                    [{"id": run_id, "number": number, "value": value} for number, value in enumerate(pickles)],
+                )
+        finally:
+            engine.dispose()
+        migrate.upgrade(url)
+
+        async def replay(db: Database) -> tuple[StartedRun | None, list[Any], int]:
+            journal, recorded, _ = await read_start(db, run_id)
+            call, calls = ToolCallPart("read", {"path": "a.txt"}, "call-1"), []
+            deps = cast(RunDeps, SimpleNamespace(printed=[], network=None))
+
+            async def not_again() -> Any:
+                calls.append("made again")
+                return "made again"
+
+            seen: list[Any] = [await journal.model_request(cast(Any, not_again))]
+            seen.append(await journal.tool_call(call, deps, not_again))
+            for _ in range(2):
+                try:
+                    await journal.tool_call(call, deps, not_again)
+                except Exception as exc:
+                    seen.append(exc)
+            seen.append((await journal.tool_call(call, deps, not_again)).output)  # the dropped entry
+            return recorded, seen, len(calls)
+
+        with async_bridge(url) as bridge:
+            recorded, seen, made_again = bridge.call(replay, bridge.db)
+        stored = _journal_values(url)
+    assert recorded == started
+    assert seen[:2] == [response, outcome]
+    assert isinstance(seen[2], ToolFailedError) and seen[2].tool_failed == failed.tool_failed
+    assert (type(seen[3]).__name__, str(seen[3]), isinstance(seen[3], ReplayedError)) == ("ValueError", "boom", True)
+    assert (seen[4], made_again) == ("made again", 1)  # only the unreadable entry's call is made again
+    assert [next(iter(json.loads(value))) for value in stored] == ["start", "response", "outcome", "raised", "raised"]
+
+
+def _journal_values(url: str) -> list[str]:
+    engine = create_engine(driver_url(url, asynchronous=False))
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text("SELECT value FROM run_journal ORDER BY number")).scalars())
+    finally:
+        engine.dispose()

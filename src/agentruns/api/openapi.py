@@ -32,9 +32,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: _error("The object's state does not allow this.", "CONFLICT", "run 'run_x' was already executed")
 }
-NOT_SERVED: dict[int | str, dict[str, Any]] = {
-    501: _error("Not served by this version yet.", "NOT_IMPLEMENTED", "run execution is not served yet")
-}
 EVENT_STREAM: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A `text/event-stream`: each event has `id:` (1, 2, 3 …), `event:` and one JSON `data:` line.",

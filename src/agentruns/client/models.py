@@ -1,11 +1,11 @@
-"""The typed answers the client returns: the server's wire models, plus those of routes not served yet."""
+"""The typed answers the client returns: the server's own wire models, under the names the SDK gives them."""
 
 from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict
 
 from agentruns.schemas.agents import AgentListItem, AgentOut, AgentPage, Deleted, SandboxOut
-from agentruns.schemas.base import ResponseModel
+from agentruns.schemas.execute import ExecuteStarted
 from agentruns.schemas.files import WorkspaceEntry, WorkspaceListing
 from agentruns.schemas.health import Health
 from agentruns.schemas.runs import (
@@ -15,13 +15,14 @@ from agentruns.schemas.runs import (
     RunDetails,
     RunError,
     RunExecuted,
+    RunInputAccepted,
     RunListItem,
     RunPage,
     RunStatus,
     RunStatusOut,
     StepOut,
 )
-from agentruns.schemas.webhooks import RunWebhooks, SigningSecret, WebhookAttemptOut, WebhookOut
+from agentruns.schemas.webhooks import RunWebhooks, SigningSecret, Watching, WebhookAttemptOut, WebhookOut
 
 __all__ = [
     "TERMINAL_EVENTS",
@@ -66,30 +67,11 @@ class SandboxSpec(TypedDict, total=False):
     memory_mib: int
 
 
-class Executed(ResponseModel):
-    """The answer of `POST /agent/v1/execute`: an ephemeral agent's run, already executing."""
+Executed = ExecuteStarted
+"""The answer of `POST /agent/v1/execute`: an ephemeral agent's run, already executing."""
 
-    run_id: str
-    agent_id: str
-    status: RunStatus
-    message: str | None = None
-
-
-class Watching(ResponseModel):
-    """The answer of `POST /agent/v1/run/{id}/watch`."""
-
-    ok: bool
-    callback_url: str
-
-
-class InputAccepted(ResponseModel):
-    """The answer of `POST /agent/v1/run/{id}/input`: the waiting run resumes."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    status: RunStatus
-    message: str | None = None
+InputAccepted = RunInputAccepted
+"""The answer of `POST /agent/v1/run/{id}/input`: the waiting run resumes (or still waits for other answers)."""
 
 
 class RunEvent(BaseModel):

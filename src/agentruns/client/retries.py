@@ -1,11 +1,12 @@
 """When to retry a request and how long to wait first: 408, 429 and 5xx, honouring `Retry-After`."""
 
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
+
+from agentruns.backoff import Backoff
 
 RETRIED_STATUSES = frozenset({408, 429})
 RETRIED_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -33,8 +34,8 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry number `attempt + 1`, with jitter so that clients do not retry in step."""
-        delay = min(self.initial_delay * 2**attempt, self.max_delay)
-        return delay * (1 - 0.25 * random.random())
+        # Up to a quarter shorter, never longer: `max_delay` stays the longest wait.
+        return Backoff(first=self.initial_delay, cap=self.max_delay, jitter=(0.75, 1.0)).after(attempt + 1)
 
     def should_retry(self, response: httpx.Response) -> bool:
         """Whether the answer is worth another attempt; `x-should-retry` decides when the server sends it."""

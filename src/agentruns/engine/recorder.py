@@ -18,7 +18,7 @@ from agentruns.agent.deps import LimitReached, TextDelta, ToolOutcome
 from agentruns.agent.models import ModelRef
 from agentruns.engine.cost import cost_of
 from agentruns.engine.journal import Journal
-from agentruns.sandbox.egress.log import Taken, network_not_recorded
+from agentruns.sandbox.egress.log import network_not_recorded
 from agentruns.schemas import events as payloads
 from agentruns.schemas.events import UsageTotals
 from agentruns.schemas.runs import StepType
@@ -275,7 +275,7 @@ class DatabaseRecorder:
             text = outcome.printed if outcome.printed.endswith("\n") else outcome.printed + "\n"
             logs.append(self._log("runtime", text, at))
         drafts = [payloads.step_recorded(self.run_id, step)]
-        network: Taken = getattr(outcome, "network", Taken())  # absent from outcomes journaled before it existed
+        network = outcome.network
         for index, connection in enumerate(network.connections):
             logs.append(self._stamped("runtime", connection.line(), at))
             drafts.append(payloads.network_connection(step["number"], index, connection.as_event()))

@@ -119,10 +119,16 @@ def _instructions(found: Row[*tuple[Any, ...]]) -> str:
     return "\n\n".join(parts)
 
 
+def _recorded_start(journal: Journal) -> StartedRun | None:
+    """The start the journal of the run's first execution recorded, if any."""
+    snapshot = journal.recorded_start()
+    return None if snapshot is None else StartedRun.from_snapshot(snapshot)
+
+
 def _found(connection: Connection, run_id: str) -> tuple[Journal, StartedRun | None, Row[*tuple[Any, ...]] | None]:
     """The journal of the run's first execution, the start it recorded if any, and if none, the run with its agent."""
     journal = Journal.read_on(connection, run_id, 0)
-    recorded: StartedRun | None = journal.recorded_start()
+    recorded = _recorded_start(journal)
     if recorded is not None:
         return journal, recorded, None
     found: Row[*tuple[Any, ...]] | None = connection.execute(_RUN_AND_AGENT, {"run_id": run_id}).first()
@@ -166,7 +172,7 @@ async def find_start(run_id: str) -> tuple[Journal, StartedRun | None, bool]:
                          sandbox_cpu=found.sandbox_cpu, sandbox_memory_mib=found.sandbox_memory_mib,
                          max_cost_micros=found.max_cost_micros or found.agent_max_cost_micros
                          or context.settings.max_cost_micros, network_allow=found.sandbox_network_allow)  # fmt: skip
-    journal.keep_start(started)
+    journal.keep_start(started.snapshot())
     return journal, started, queued
 
 

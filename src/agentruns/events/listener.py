@@ -10,15 +10,18 @@ listen to: events written by this process wake its streams directly, and that ch
 import asyncio
 import contextlib
 import logging
-import random
 
 import psycopg
 
+from agentruns.backoff import Backoff
 from agentruns.events.hub import HUB, EventHub
 from agentruns.storage.database import DatabaseKind, parse_database_url, system_database_url
 from agentruns.storage.queries.events import NOTIFY_CHANNEL, notified_run
 
 log = logging.getLogger("agentruns.events")
+
+RECONNECT = Backoff(first=0.1, cap=5.0)
+"""The pause before each new connection after one dropped or was refused."""
 
 
 class NotificationListener:
@@ -46,20 +49,23 @@ class NotificationListener:
             self._task = None
 
     async def _listen_forever(self, conninfo: str) -> None:
-        delay = 0.1
+        failures = 0  # in a row: a connection that listened starts the count again
         while True:
+            why = "the connection closed"
             try:
                 async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as connection:
                     await connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     self.listening.set()
-                    delay = 0.1
+                    failures = 0
                     self._hub.publish_all()
                     async for notification in connection.notifies():
                         if (run_id := notified_run(notification.payload)) is not None:
                             self._hub.publish(run_id)
             except psycopg.Error as exc:
-                log.warning("event notifications interrupted (%s); reconnecting in %.1f s", str(exc).strip(), delay)
+                why = str(exc).strip()
             finally:
                 self.listening.clear()
-            await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 5.0)
+            failures += 1
+            delay = RECONNECT.after(failures)
+            log.warning("event notifications interrupted (%s); reconnecting in %.1f s", why, delay)
+            await asyncio.sleep(delay)

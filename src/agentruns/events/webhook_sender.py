@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from datetime import timedelta
 
 from agentruns import clock
+from agentruns.backoff import Backoff
 from agentruns.events import signing
 from agentruns.events.hub import HUB, EventHub, Waiter
 from agentruns.events.targets import RefusedTarget, check
@@ -39,11 +39,6 @@ FULL_SWEEP_SECONDS = 0.5
 BATCH = 50
 
 
-def retry_delay(first_seconds: float, retry: int) -> float:
-    """Seconds before the `retry`-th retry (1, 2, 3): exponential, with jitter so that retries spread out."""
-    return first_seconds * 2 ** (retry - 1) * random.uniform(0.5, 1.5)
-
-
 class WebhookSender:
     """Sends the webhooks that are due, under this worker's name (`owner`) for the leases."""
 
@@ -52,6 +47,7 @@ class WebhookSender:
         self._db = db
         self._box = box
         self._settings = settings
+        self._retries = Backoff(first=settings.webhook_retry_seconds)
         self._owner = owner
         self._client = webhook_client(settings.webhook_ca_bundle)
         self._hub = hub
@@ -90,7 +86,7 @@ class WebhookSender:
         now = clock.now()
         retry_at = None
         if not answer.delivered and delivery.attempts < MAX_ATTEMPTS:
-            retry_at = now + timedelta(seconds=retry_delay(self._settings.webhook_retry_seconds, delivery.attempts))
+            retry_at = now + timedelta(seconds=self._retries.after(delivery.attempts))
         if not answer.delivered:
             log.info("webhook %s attempt %d failed: %s", delivery.id, delivery.attempts, answer.error)
         async with self._db.write() as session:

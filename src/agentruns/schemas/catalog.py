@@ -5,7 +5,6 @@ from typing import Literal, get_args
 ToolName = Literal["bash", "read", "write", "edit", "glob", "grep", "webfetch", "todowrite", "question", "task"]
 TOOL_NAMES: tuple[str, ...] = get_args(ToolName)
 
-MODEL_PROVIDERS = ("anthropic", "openai", "google", "openai-compatible", "offline")
 MODEL_ID_PATTERN = r"^(anthropic|openai|google|openai-compatible|offline)/[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$"
 DEFAULT_MODEL = "anthropic/claude-sonnet-4.6"
 

@@ -12,7 +12,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
@@ -214,8 +213,8 @@ class JournalEntry(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     execution: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    value: Mapped[bytes] = mapped_column(LargeBinary)
-    """The result, pickled (as DBOS keeps its steps' results): a `ModelResponse`, a `ToolOutcome` or what a tool
+    value: Mapped[str] = mapped_column(Text)
+    """The result as JSON text (`engine/journal.py`): the start, a `ModelResponse`, a `ToolOutcome` or what a tool
     raised."""
 
 
