@@ -38,9 +38,9 @@ from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
 from agentruns.storage.database import Database, system_database_url
+from agentruns.storage.dbos_tables import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
 from agentruns.storage.models import Run
 from agentruns.storage.queries import journal, run_states
-from agentruns.storage.queries.orphans import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
 from agentruns.storage.secret_box import SecretBox
 from agentruns.storage.secrets_key import secret_box
 
