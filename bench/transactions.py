@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.usage import RequestUsage
-from sqlalchemy import text
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns import clock
@@ -41,9 +41,9 @@ from agentruns.services import agents, execution, runs
 from agentruns.services.auth import issue_key
 from agentruns.storage import migrate
 from agentruns.storage.database import Database, DatabaseKind
+from agentruns.storage.dbos_tables import tables_of
 from agentruns.storage.models import Run
 from agentruns.storage.queries import owners, run_states
-from agentruns.storage.queries.orphans import dbos_table
 from bench.support import BACKENDS, fresh_database, postgres_cpu_seconds
 
 MODEL = "offline/scripted"
@@ -132,9 +132,10 @@ async def measure(url: str, rounds: int, runs_per_round: int) -> dict[str, Cost]
         for run_id in created:
             await execution.exec_run(db, engine, org_id, run_id)
         async with db.write() as session:
-            table = dbos_table(session, "workflow_status")
-            claim = text(f"UPDATE {table} SET status = 'PENDING', owner_xid = :token WHERE workflow_uuid = :id")  # noqa: S608
-            await session.execute(claim, [{"token": OWNER_TOKEN, "id": workflow_id_for(run_id)} for run_id in created])
+            table = tables_of(session).workflow_status
+            claim = update(table).where(table.c.workflow_uuid == bindparam("id"))
+            claim = claim.values(status="PENDING", owner_xid=OWNER_TOKEN)
+            await session.execute(claim, [{"id": workflow_id_for(run_id)} for run_id in created])
         if started:
             for run_id in created:
                 await _start(db, run_id)

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select
 
 from agentruns import clock
 from agentruns.engine.liveness import Liveness
 from agentruns.settings import Settings
 from agentruns.storage import migrate
 from agentruns.storage.database import Database
+from agentruns.storage.dbos_tables import tables_of
 from agentruns.storage.models import Worker
-from agentruns.storage.queries.orphans import dbos_table
 from tests.engine.conftest import quick_worker, sleep_until_interrupted, wait_for_status, wait_until
 from tests.sandbox.conftest import pids_running
 from tests.support.databases import database_url_for, postgres_database
@@ -91,9 +91,10 @@ async def _take_over_after_an_upgrade(url: str) -> tuple[dict[str, int], set[str
             Worker(executor_id="gone", started_at=now, heartbeat_at=now - timedelta(seconds=2 * DEAD_AFTER)),
         ])  # fmt: skip
         await session.execute(
-            text(f"INSERT INTO {dbos_table(session, 'workflow_status')} "  # noqa: S608
-                 "(workflow_uuid, status, executor_id, application_version) VALUES ('wrun_old', 'PENDING', 'old', '0')")
-        )  # fmt: skip
+            insert(tables_of(session).workflow_status).values(
+                workflow_uuid="wrun_old", status="PENDING", executor_id="old", application_version="0"
+            )
+        )
     b = Liveness(Settings(database_url=url, worker_dead_after_seconds=DEAD_AFTER), "b")
 
     async def recover(_executor_id: str) -> int:

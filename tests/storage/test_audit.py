@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dbos._error import DBOSWorkflowConflictIDError
+from dbos import error as dbos_error
 from sqlalchemy import func, select
 
 from agentruns import clock
@@ -282,7 +282,7 @@ async def _held(bridge: AsyncBridge, owner: owners.Owner) -> bool:
     try:
         async with bridge.db.write() as session:
             await owners.hold(session, owner)
-    except DBOSWorkflowConflictIDError:
+    except dbos_error.DBOSWorkflowConflictIDError:
         return False
     return True
 
@@ -291,7 +291,7 @@ async def _store_unless_refused(bridge: AsyncBridge, record: audit.Record) -> bo
     """Store the record; False if it was refused (a BaseException, which must not cross the test's portal)."""
     try:
         await audit.store(bridge.db, record)
-    except DBOSWorkflowConflictIDError:
+    except dbos_error.DBOSWorkflowConflictIDError:
         return False
     return True
 

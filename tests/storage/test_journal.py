@@ -1,12 +1,12 @@
 """A workflow's journal is forgotten once DBOS records that the workflow ended, and not before."""
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select
 
+from agentruns.storage.dbos_tables import tables_of
 from agentruns.storage.models import JournalEntry
 from agentruns.storage.queries import journal
 from agentruns.storage.queries.inserts import insert_once
-from agentruns.storage.queries.orphans import dbos_table
 from tests.engine.conftest import wait_for_status, wait_until
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge, async_bridge
@@ -54,12 +54,9 @@ def test_only_executions_whose_workflow_ended_are_forgotten_looking_a_page_at_a_
             rows = [{"run_id": run_id, "execution": execution, "number": number, "value": b"x"}
                     for run_id, execution in executions for number in (1, 2)]  # fmt: skip
             await insert_once(session, JournalEntry, rows)
-            table = dbos_table(session, "workflow_status")
+            table = tables_of(session).workflow_status
             for (run_id, execution), status in workflows.items():
-                await session.execute(
-                    text(f"INSERT INTO {table} (workflow_uuid, status) VALUES (:id, :status)"),  # noqa: S608
-                    {"id": workflow_of(run_id, execution), "status": status},
-                )
+                await session.execute(insert(table).values(workflow_uuid=workflow_of(run_id, execution), status=status))
         forgotten, after = [], None
         while True:  # two executions a look, from the first to the last
             async with bridge.db.write() as session:

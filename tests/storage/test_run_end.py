@@ -4,7 +4,7 @@ declined, writing nothing, for any other run."""
 from typing import Any
 
 import httpx
-from dbos._error import DBOSWorkflowConflictIDError
+from dbos import error as dbos_error
 from sqlalchemy import select, update
 
 from agentruns import clock
@@ -135,5 +135,5 @@ async def _end_unless_refused(bridge: AsyncBridge, ending: run_end.Ending) -> bo
     """`end_alone`'s answer; None if it was refused (a BaseException, which must not cross the test's portal)."""
     try:
         return await run_end.end_alone(bridge.db, ending)
-    except DBOSWorkflowConflictIDError:
+    except dbos_error.DBOSWorkflowConflictIDError:
         return None

@@ -1,12 +1,12 @@
 """A run's workflow as a test puts it: the run started as a worker starts it, DBOS's row as DBOS leaves it."""
 
-from sqlalchemy import text
+from sqlalchemy import update as update_statement
 
 from agentruns import clock
 from agentruns.schemas import events as payloads
 from agentruns.storage.database import Database
+from agentruns.storage.dbos_tables import tables_of
 from agentruns.storage.queries import audit
-from agentruns.storage.queries.orphans import dbos_table
 from tests.support.portal import AsyncBridge
 
 
@@ -21,10 +21,11 @@ def set_workflow(bridge: AsyncBridge, workflow_id: str, status: str, owner: str 
 
     async def update() -> None:
         async with bridge.db.write() as session:
-            table = dbos_table(session, "workflow_status")
+            table = tables_of(session).workflow_status
             await session.execute(
-                text(f"UPDATE {table} SET status = :status, owner_xid = :owner WHERE workflow_uuid = :id"),  # noqa: S608
-                {"status": status, "owner": owner, "id": workflow_id},
+                update_statement(table)
+                .where(table.c.workflow_uuid == workflow_id)
+                .values(status=status, owner_xid=owner)
             )
 
     bridge.call(update)

@@ -21,9 +21,9 @@ from agentruns import clock
 from agentruns.engine.names import WORKFLOW_VERSION
 from agentruns.settings import Settings
 from agentruns.storage.database import Database
+from agentruns.storage.dbos_tables import other_version_workflows
 from agentruns.storage.models import Worker
 from agentruns.storage.queries.inserts import insert_once
-from agentruns.storage.queries.orphans import other_version_workflows
 from agentruns.storage.queries.run_states import changed
 
 HEART_POOL_SIZE = 2

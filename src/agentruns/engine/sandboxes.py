@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from dbos._error import DBOSWorkflowConflictIDError  # not exported; see storage/queries/owners.py
+from dbos import error as dbos_error
 
 from agentruns.engine.context import WorkerContext
 from agentruns.engine.recorder import DatabaseRecorder
@@ -220,7 +220,7 @@ async def closing(sandbox: Sandbox, context: WorkerContext, recorder: DatabaseRe
         ended = recorder.run_id in context.cancelled
         await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=ended))
         raise
-    except DBOSWorkflowConflictIDError:
+    except dbos_error.DBOSWorkflowConflictIDError:
         # Another worker took the run over (`owners.Owner`): this execution's processes stop, what it left is the
         # new owner's.
         await asyncio.shield(close_sandbox(sandbox, settings, recorder, run_ended=False))

@@ -24,6 +24,7 @@ from agentruns import clock
 from agentruns.engine import endings
 from agentruns.engine.client import EngineClient
 from agentruns.engine.context import WorkerContext, current, install
+from agentruns.engine.dbos_bridge import recover_workflows
 from agentruns.engine.liveness import Liveness
 from agentruns.engine.names import APP_NAME, QUEUE_NAME, WORKFLOW_VERSION, workflow_id_for
 from agentruns.engine.sandboxes import check_worker, limits_enforcement, syscall_filtering
@@ -38,9 +39,9 @@ from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.settings import Settings
 from agentruns.storage.database import Database, system_database_url
+from agentruns.storage.dbos_tables import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
 from agentruns.storage.models import Run
 from agentruns.storage.queries import journal, run_states
-from agentruns.storage.queries.orphans import adopt_unstarted_workflows, orphaned_runs, runs_to_stop
 from agentruns.storage.secret_box import SecretBox
 from agentruns.storage.secrets_key import secret_box
 
@@ -171,7 +172,7 @@ class Worker:
 
     async def _take_over_dead_workers(self) -> None:
         """Resume the runs of workers whose heart stopped (`engine/liveness.py`)."""
-        taken = await self._liveness.take_over_dead_workers(_recover_workflows)
+        taken = await self._liveness.take_over_dead_workers(recover_workflows)
         for executor_id, runs in taken.items():
             log.warning("worker %s is gone; %d of its runs were taken over", executor_id, runs)
 
@@ -231,9 +232,3 @@ class Worker:
                 if cancelled:
                     context.cancelled.add(run_id)
                 task.cancel()
-
-
-async def _recover_workflows(executor_id: str) -> int:
-    """Resume in this process the unfinished workflows of a dead executor; how many there were."""
-    handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])  # pyright: ignore[reportPrivateUsage]
-    return len(handles)

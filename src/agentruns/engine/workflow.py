@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
-from dbos._context import get_local_dbos_context  # not exported: the only way to this execution's claim token
 from pydantic_ai.exceptions import UsageLimitExceeded
 from pydantic_ai.tools import DeferredToolRequests
 from sqlalchemy import Connection, Row, bindparam, select
@@ -26,6 +25,7 @@ from agentruns.agent.models import MissingCredentials, check_credentials
 from agentruns.engine import endings, sandboxes, waits
 from agentruns.engine.children import ChildRuns
 from agentruns.engine.context import current
+from agentruns.engine.dbos_bridge import current_owner
 from agentruns.engine.errors import failure
 from agentruns.engine.journal import Journal
 from agentruns.engine.names import WORKFLOW_NAME
@@ -37,7 +37,7 @@ from agentruns.schemas.errors import ErrorCode
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage.database import Database
 from agentruns.storage.models import Agent, Run
-from agentruns.storage.queries import owners, run_states
+from agentruns.storage.queries import run_states
 from agentruns.storage.queries import waits as stored_waits
 from agentruns.storage.queries.progress import Progress, progress_of
 
@@ -176,14 +176,6 @@ async def find_start(run_id: str) -> tuple[Journal, StartedRun | None, bool]:
     return journal, started, queued
 
 
-def _owner() -> owners.Owner | None:
-    """This execution's claim of its workflow, which the recorder's writes check (`owners.Owner`)."""
-    context = get_local_dbos_context()
-    if context is None or context.owner_xid is None:
-        return None
-    return owners.Owner(context.workflow_id, context.owner_xid)
-
-
 @DBOS.step(name="agentruns.resume")
 async def resume_run(run_id: str, resume: int) -> StartedRun | None:
     """The run as it was when it started, and how far it got, to go on after its wait `resume`; None if it
@@ -282,8 +274,10 @@ async def run_workflow(run_id: str, resume: int = 0) -> str:
     if started is None:
         return "skipped"
     spec = started.spec
+    # The recorder's writes check this execution's claim of its workflow (`owners.Owner`).
     recorder = DatabaseRecorder(context.db, run_id, spec.model, progress=started.progress,
-                                max_cost_micros=started.max_cost_micros, journal=journal, owner=_owner())  # fmt: skip
+                                max_cost_micros=started.max_cost_micros, journal=journal,
+                                owner=current_owner())  # fmt: skip
     resumption = None
     if resume:
         assert started.progress is not None

@@ -7,11 +7,11 @@ execution to resume a run), so the entries are only weight.
 
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, delete, select, text, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agentruns.storage.dbos_tables import ended_workflows
 from agentruns.storage.models import JournalEntry
-from agentruns.storage.queries.orphans import ENDED_WORKFLOW_STATUSES, dbos_table
 
 Execution = tuple[str, int]
 """A workflow execution: (run id, execution number)."""
@@ -32,12 +32,7 @@ async def forget_ended(
     if not executions:
         return 0, None
     by_workflow = {workflow_of(run_id, execution): (run_id, execution) for run_id, execution in executions}
-    ended_query = text(
-        f"SELECT workflow_uuid FROM {dbos_table(session, 'workflow_status')} "  # noqa: S608
-        "WHERE workflow_uuid IN :ids AND status IN :ended"
-    ).bindparams(bindparam("ids", expanding=True), bindparam("ended", expanding=True))
-    ended = await session.scalars(ended_query, {"ids": list(by_workflow), "ended": list(ENDED_WORKFLOW_STATUSES)})
-    forgotten = [by_workflow[workflow_id] for workflow_id in ended]
+    forgotten = [by_workflow[workflow_id] for workflow_id in await ended_workflows(session, list(by_workflow))]
     if forgotten:
         await session.execute(delete(JournalEntry).where(key.in_(forgotten)))
     return len(forgotten), executions[-1] if len(executions) == limit else None

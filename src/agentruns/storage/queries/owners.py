@@ -5,10 +5,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-from dbos._error import DBOSWorkflowConflictIDError  # not exported; DBOS raises it when its own writes meet this
-from sqlalchemy import Connection, Row, text
+from dbos import error as dbos_error
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentruns.storage import dbos_tables
 
 HANDED_OVER = "AR409"
 """The SQLSTATE `agentruns_hold_workflow` raises (migration 0007)."""
@@ -49,7 +51,9 @@ def hold_on(connection: Connection, owner: Owner | None) -> None:
     if owner is None:
         return
     if connection.dialect.name != "postgresql":
-        _check_holder(connection.execute(_HOLDER, {"workflow": owner.workflow_id}).first(), owner)
+        # In a writer's transaction (BEGIN IMMEDIATE), no other writer, DBOS's hand-off included, lands before it
+        # commits.
+        _check_holder(*dbos_tables.claim_of(connection, owner.workflow_id), owner)
         return
     with refused_if_handed_over(owner):
         connection.execute(HOLD, held(owner))
@@ -64,7 +68,7 @@ def refused_if_handed_over(owner: Owner | None) -> Generator[None]:
     except (DBAPIError, psycopg.Error) as error:
         cause = error.orig if isinstance(error, DBAPIError) else error
         if owner is not None and isinstance(cause, psycopg.Error) and cause.sqlstate == HANDED_OVER:
-            raise DBOSWorkflowConflictIDError(owner.workflow_id) from error
+            raise dbos_error.DBOSWorkflowConflictIDError(owner.workflow_id) from error
         raise
 
 
@@ -77,14 +81,7 @@ def held(owner: Owner | None) -> dict[str, str | None]:
     return {"workflow": None, "token": None} if owner is None else {"workflow": owner.workflow_id, "token": owner.token}
 
 
-_HOLDER = text("SELECT owner_xid, status FROM workflow_status WHERE workflow_uuid = :workflow")
-"""SQLite's check of the owner: in a writer's transaction (BEGIN IMMEDIATE), no other writer, DBOS's hand-off
-included, lands before it commits."""
-
-
-def _check_holder(row: Row[str | None, str] | None, owner: Owner) -> None:
+def _check_holder(holder: str | None, state: str | None, owner: Owner) -> None:
     """As agentruns_hold_workflow does on PostgreSQL (migration 0007), given the workflow's `owner_xid` and status."""
-    holder: str | None = None if row is None else row[0]
-    state: str | None = None if row is None else row[1]
-    if holder != owner.token and state != "CANCELLED":
-        raise DBOSWorkflowConflictIDError(owner.workflow_id)
+    if holder != owner.token and not dbos_tables.is_cancelled(state):
+        raise dbos_error.DBOSWorkflowConflictIDError(owner.workflow_id)
