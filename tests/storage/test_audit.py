@@ -1,5 +1,5 @@
 """A record of one model response or tool call: stored whole in one transaction or not at all, never twice, and its
-events only while the run goes on, on both databases."""
+events only while the run goes on, on the two write paths (SQLite's writer thread, PostgreSQL's pipeline)."""
 
 from dataclasses import replace
 from typing import Any
@@ -14,7 +14,7 @@ from agentruns.events.hub import HUB
 from agentruns.schemas import events as payloads
 from agentruns.schemas.events import EventDraft
 from agentruns.storage.models import JournalEntry, Run, RunEvent, RunLog, RunStep, UsageEntry
-from agentruns.storage.queries import audit, owners, run_states
+from agentruns.storage.queries import audit, inserts, owners, run_states
 from tests.engine.conftest import wait_for_status
 from tests.support.factories import make_agent, make_run
 from tests.support.portal import AsyncBridge
@@ -90,7 +90,7 @@ def test_a_record_of_more_rows_than_one_statement_takes_is_stored_whole(
     client: httpx.Client, bridge: AsyncBridge
 ) -> None:
     run_id = _queued_run(client)
-    count = 201  # many rows in one record
+    count = inserts.PIPELINED_ROWS * 2 + 1
     lines = [{"run_id": run_id, "stream": "runtime", "number": number, "text": f"{number}\n", "timestamp": clock.now()}
              for number in range(1, count + 1)]  # fmt: skip
     bridge.call(audit.store, bridge.db, audit.Record(run_id, logs=lines))

@@ -6,8 +6,11 @@ import contextlib
 import functools
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, insert, select, text
 
 from agentruns import clock
@@ -121,21 +124,54 @@ async def _select_one(db: Database) -> int:
 
 
 @needs_postgresql
-def test_a_core_write_cancelled_mid_statement_leaves_the_pool_a_working_connection() -> None:
-    async def scenario(url: str) -> int:
+def test_a_psycopg_connection_cut_off_mid_statement_does_not_go_back_to_the_pool() -> None:
+    async def scenario(url: str) -> tuple[bool, int]:
         db = Database(url, pool_size=1)
-        task = asyncio.create_task(db.write_core(lambda connection: connection.execute(text("SELECT pg_sleep(30)"))))
+        used: list[psycopg.AsyncConnection[Any]] = []
+
+        async def slow_write() -> None:
+            async with db.psycopg_connection() as connection, connection.pipeline(), connection.transaction():
+                used.append(connection)
+                await connection.execute("SELECT pg_sleep(30)")
+
+        task = asyncio.create_task(slow_write())
         await asyncio.sleep(0.5)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        async with db.read() as session:  # the pool's one connection, ready
+        async with db.read() as session:  # the pool's one connection: a fresh one, ready
             answer = await session.scalar(text("SELECT 1"))
         await db.dispose()
-        return int(answer or 0)
+        return used[0].closed, int(answer or 0)
 
     with postgres_database() as url:
-        assert asyncio.run(asyncio.wait_for(scenario(url), 20)) == 1
+        assert asyncio.run(asyncio.wait_for(scenario(url), 20)) == (True, 1)
+
+
+@needs_postgresql
+def test_a_pipelined_transaction_that_fails_leaves_its_connection_as_the_pool_hands_it_out() -> None:
+    async def scenario(url: str) -> tuple[bool, bool, int]:
+        db = Database(url, pool_size=1)
+        with contextlib.suppress(psycopg.errors.DivisionByZero):
+            async with db.pipelined_transaction() as (connection, _):
+                await connection.execute("CREATE TEMPORARY TABLE written (n int)")
+                await connection.execute("SELECT 1 / 0")
+        with contextlib.suppress(RuntimeError):
+            async with db.pipelined_transaction() as (connection, pipeline):
+                await connection.execute("CREATE TEMPORARY TABLE written (n int)")
+                await pipeline.sync()
+                raise RuntimeError("the caller gives up midway")
+        async with db.psycopg_connection() as connection:  # the pool's one connection
+            autocommit, idle = connection.autocommit, connection.info.transaction_status == TransactionStatus.IDLE
+            cursor = await connection.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'written'")
+            written = (await cursor.fetchone() or (0,))[0]
+            await connection.rollback()
+        await db.dispose()
+        return autocommit, idle, written
+
+    with postgres_database() as url:
+        # out of autocommit, outside any transaction, and neither transaction left its table
+        assert asyncio.run(asyncio.wait_for(scenario(url), 20)) == (False, True, 0)
 
 
 @needs_postgresql

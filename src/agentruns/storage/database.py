@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 from sqlalchemy import Connection, create_engine, event
@@ -192,6 +192,39 @@ class Database:
         async with self._writers() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def psycopg_connection(self) -> AsyncGenerator[psycopg.AsyncConnection[Any]]:
+        """A pooled PostgreSQL connection as psycopg's own `AsyncConnection`, outside any transaction: for statements
+        sent together in pipeline mode (`storage/queries/audit.py`)."""
+        async with self.engine.connect() as connection:
+            driver = cast(psycopg.AsyncConnection[Any], (await connection.get_raw_connection()).driver_connection)
+            yield driver  # one left broken or mid-statement fails its reset on return, and the pool drops it
+
+    @asynccontextmanager
+    async def pipelined_transaction(
+        self,
+    ) -> AsyncGenerator[tuple[psycopg.AsyncConnection[Any], psycopg.AsyncPipeline]]:
+        """A PostgreSQL transaction whose statements psycopg sends in pipeline mode with its BEGIN and COMMIT, and one
+        sync for all: one round trip. (`connection.transaction()` in a pipeline syncs after its BEGIN, before and after
+        its COMMIT, and the pipeline once more at its end: four.) The block may `sync()` the pipeline to read a result
+        before it goes on. Committed when the block ends, rolled back if it raises.
+
+        The connection is in autocommit mode meanwhile, so that BEGIN and COMMIT are the ones queued here (psycopg
+        syncs after a BEGIN of its own); it leaves the block out of it, or closed, so the pool drops it.
+        """
+        async with self.psycopg_connection() as connection:
+            await connection.set_autocommit(True)
+            try:
+                async with connection.pipeline() as pipeline:
+                    await connection.execute("BEGIN")
+                    yield connection, pipeline
+                    await connection.execute("COMMIT")
+            except BaseException:
+                await _roll_back_or_close(connection)
+                raise
+            finally:
+                await _leave_autocommit_or_close(connection)
+
     async def write_core(self, statements: Callable[[Connection], T]) -> T:
         """Run `statements`, a plain function of Core statements on a connection, in one transaction that writes;
         its result.
@@ -199,7 +232,8 @@ class Database:
         On SQLite the function runs in one hop to this process's SQLite writer thread, on the standard library's
         driver, where aiosqlite hops to its thread and back for every cursor call (about 35 a transaction of six
         statements, 4 ms of CPU against 1): the step's write takes this path (`storage/queries/audit.py`). On
-        PostgreSQL it runs in one greenlet on a pooled connection, without an ORM session.
+        PostgreSQL it runs in one greenlet on a pooled connection, without an ORM session (the step's write there
+        sends its statements in psycopg's pipeline mode instead).
         """
         if self.kind is DatabaseKind.POSTGRESQL:
             async with self.engine.begin() as connection:
@@ -214,6 +248,27 @@ class Database:
         if self._sqlite_writer is not None:
             writer, self._sqlite_writer = self._sqlite_writer, None
             await writer.close()
+
+
+async def _roll_back_or_close(connection: psycopg.AsyncConnection[Any]) -> None:
+    """End the connection's transaction that failed or was interrupted, or close the connection if it cannot."""
+    try:
+        await connection.rollback()
+    except BaseException:
+        await connection.close()
+        raise
+
+
+async def _leave_autocommit_or_close(connection: psycopg.AsyncConnection[Any]) -> None:
+    """Put the connection back out of autocommit mode, as the pool hands it out, or close it if it cannot be (broken,
+    or still in a transaction): a pooled connection in autocommit mode would commit each statement of its next user."""
+    if connection.closed:
+        return
+    try:
+        await connection.set_autocommit(False)
+    except BaseException:
+        await connection.close()
+        raise
 
 
 class _SqliteWriter:

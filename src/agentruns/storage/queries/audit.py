@@ -6,16 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, bindparam, update
+import psycopg
+from sqlalchemy import Connection, Dialect, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentruns.schemas.events import EventDraft
 from agentruns.schemas.runs import RunStatus
 from agentruns.storage import commits
-from agentruns.storage.database import Database
+from agentruns.storage.database import Database, DatabaseKind
 from agentruns.storage.models import Base, JournalEntry, Run, RunLog, RunStep, UsageEntry
-from agentruns.storage.queries import events, owners
-from agentruns.storage.queries.inserts import insert_once, insert_once_on
+from agentruns.storage.queries import events, owners, pipelined
+from agentruns.storage.queries.inserts import insert_once, insert_once_on, insert_once_pipelined
 
 
 async def add_logs(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -55,12 +56,19 @@ async def store(db: Database, record: Record) -> bool:
     """Write the record in one transaction, then wake this process's streams of the run if an event was stored;
     False if the record starts the run and the run was no longer queued (cancelled meanwhile): nothing was written.
 
+    This is the hottest write of a run, so it skips the ORM session: on SQLite it is one hop to the writer thread
+    (`Database.write_core`); on PostgreSQL its statements go out together in psycopg's pipeline mode, one round
+    trip where each statement took one.
+
     Raises:
         DBOSWorkflowConflictIDError: The record's `owner` no longer owns the workflow; nothing was written. A
             BaseException, as when DBOS raises it: the execution stops and DBOS waits for the new owner's outcome.
     """
     try:
-        stored = await db.write_core(functools.partial(_write, record=record))
+        if db.kind is DatabaseKind.POSTGRESQL:
+            stored = await _write_pipelined(db, record)
+        else:
+            stored = await db.write_core(functools.partial(_write, record=record))
     except _NotQueued:
         return False
     if stored:
@@ -68,9 +76,48 @@ async def store(db: Database, record: Record) -> bool:
     return True
 
 
+async def _write_pipelined(db: Database, record: Record) -> int:
+    dialect = db.engine.dialect
+    with owners.refused_if_handed_over(record.owner):
+        async with db.pipelined_transaction() as (connection, pipeline):
+            if (owner := _held_apart(record)) is not None:  # first: it precedes every write
+                await pipelined.execute(connection, dialect, owners.HOLD, owners.held(owner))
+            appended = await _pipelined_rows(connection, pipeline, dialect, record)
+        row = None if appended is None else await appended.fetchone()  # synced at the end of the transaction
+    return 0 if row is None else row[0]
+
+
+def _held_apart(record: Record) -> owners.Owner | None:
+    """The owner whose hold is a statement of its own, first; None if the events' statement checks it (on PostgreSQL;
+    a record that starts the run checks it first, before it learns whether the run is still queued: a superseded
+    execution must fail, not take the run for cancelled and discard the new owner's workspace)."""
+    return record.owner if record.starts_at is not None or not record.drafts else None
+
+
+async def _pipelined_rows(
+    connection: psycopg.AsyncConnection[Any], pipeline: psycopg.AsyncPipeline, dialect: Dialect, record: Record
+) -> psycopg.AsyncCursor[Any] | None:
+    """Queue the record's statements on the pipeline; the cursor of the events' statement, if there are events.
+
+    Raises:
+        _NotQueued: The record starts the run, which is not queued (known after one round trip, before the rest).
+    """
+    if (run := _run_update(record)) is not None:
+        cursor = await pipelined.execute(connection, dialect, run.statement, run.params)
+        if record.starts_at is not None:
+            await pipeline.sync()
+            if cursor.rowcount != 1:
+                raise _NotQueued
+    cursor = connection.cursor()
+    for model, rows in _inserted(record):
+        await insert_once_pipelined(cursor, dialect, model, rows)
+    if not record.drafts:
+        return None
+    owner = None if _held_apart(record) is not None else record.owner
+    return await events.append_pipelined(connection, dialect, record.run_id, record.drafts, owner)
+
+
 def _write(connection: Connection, record: Record) -> int:
-    # The owner's hold comes first: a record that starts the run must fail if its execution was superseded, not take
-    # the run for cancelled (no longer queued) and discard the new owner's workspace.
     owners.hold_on(connection, record.owner)
     if (run := _run_update(record)) is not None:
         updated = connection.execute(run.statement, run.params).rowcount

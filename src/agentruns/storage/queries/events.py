@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, exists, func, insert, select, text
+import psycopg
+from sqlalchemy import Connection, Dialect, Text, bindparam, exists, func, insert, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,7 @@ from agentruns.schemas.runs import RunStatus
 from agentruns.storage import commits
 from agentruns.storage.database import on_commit
 from agentruns.storage.models import Run, RunEvent
-from agentruns.storage.queries import owners
+from agentruns.storage.queries import owners, pipelined
 from agentruns.storage.queries.inserts import table_of
 
 NOTIFY_CHANNEL = "agentruns_events"
@@ -121,6 +122,22 @@ def _append_params(
             "names": [draft.name for draft in drafts], "sources": [draft.source for draft in drafts],
             "data": [json.dumps(draft.data) for draft in drafts], "closing": closing, "ended": _ENDED,
             **owners.held(owner)}  # fmt: skip
+
+
+async def append_pipelined(
+    connection: psycopg.AsyncConnection[Any],
+    dialect: Dialect,
+    run_id: str,
+    drafts: Sequence[EventDraft],
+    owner: owners.Owner | None = None,
+    *,
+    closing: bool = False,
+) -> psycopg.AsyncCursor[Any]:
+    """`append_on` through psycopg itself, for a connection in pipeline mode (its statement goes out with the others of
+    the transaction); returns its cursor, whose one row, once the pipeline has synced, holds how many events were
+    stored. A refused `owner` fails the transaction with psycopg's error (`owners.refused_if_handed_over`)."""
+    params = _append_params(run_id, drafts, closing=closing, owner=owner)
+    return await pipelined.execute(connection, dialect, _APPEND, params)
 
 
 def _append_sqlite(connection: Connection, run_id: str, drafts: Sequence[EventDraft], *, closing: bool) -> int:

@@ -1,9 +1,11 @@
 """Inserts that skip rows already stored, on SQLite and PostgreSQL alike."""
 
 import functools
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, LiteralString, cast
 
-from sqlalchemy import Connection, Insert, Table, inspect
+import psycopg
+from sqlalchemy import Connection, Dialect, Insert, Table, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,3 +53,43 @@ def by_column(model: type[Base], rows: list[dict[str, Any]]) -> list[dict[str, A
     its table."""
     renamed = _renamed(model)
     return rows if renamed is None else [{renamed[key]: value for key, value in row.items()} for row in rows]
+
+
+@functools.cache
+def _postgresql_insert_once(
+    dialect: Dialect, model: type[Base], count: int
+) -> tuple[LiteralString, list[tuple[str, Callable[[Any], Any] | None]]]:
+    """The model's insert-once of `count` rows in one statement, in psycopg's placeholders, and for each column the
+    row key that holds its value and the bind processor that SQLAlchemy's own statements apply to it (JSONB, UTC
+    timestamps)."""
+    table = table_of(model)
+    renamed = _renamed(model) or {}
+    keys = {column: attribute for attribute, column in renamed.items()}
+    columns = list(table.columns)
+    row = f"({', '.join('%s' for _ in columns)})"
+    sql = cast(
+        LiteralString,
+        (
+            f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "  # noqa: S608  # our own names
+            f"VALUES {', '.join(row for _ in range(count))} ON CONFLICT DO NOTHING"
+        ),
+    )
+    return sql, [(keys.get(column.key, column.key), column.type.dialect_impl(dialect).bind_processor(dialect))
+                 for column in columns]  # fmt: skip
+
+
+PIPELINED_ROWS = 100
+"""Rows per statement of `insert_once_pipelined`: a record has a few; far below PostgreSQL's 65,535 parameters."""
+
+
+async def insert_once_pipelined(
+    cursor: psycopg.AsyncCursor[Any], dialect: Dialect, model: type[Base], rows: list[dict[str, Any]]
+) -> None:
+    """`insert_once` on PostgreSQL through psycopg itself, for a connection in pipeline mode: the statement goes out
+    with the others of the transaction in one round trip (`storage/queries/audit.py`), all the rows in one statement
+    (a statement per row cost PostgreSQL as much as a row)."""
+    for first in range(0, len(rows), PIPELINED_ROWS):
+        batch = rows[first : first + PIPELINED_ROWS]
+        sql, columns = _postgresql_insert_once(dialect, model, len(batch))
+        params = [row[key] if process is None else process(row[key]) for row in batch for key, process in columns]
+        await cursor.execute(sql, params)
